@@ -1,0 +1,97 @@
+"""pieced-admin: the billing back office of PieCed."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from .config import (
+    PROJECT_ROOT,
+    ConfigError,
+    check_required,
+    development_secret_key,
+    load_config,
+)
+from .extensions import csrf, db, login_manager, migrate
+
+__all__ = ["create_app", "ConfigError"]
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: settings from the environment (overridden by `config`), extensions, blueprints, CLI."""
+    settings = load_config()
+    if config:
+        settings.update(config)
+    instance = Path(settings["INSTANCE_PATH"])
+
+    app = Flask(
+        __name__,
+        instance_path=str(instance),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(settings)
+    if not app.config.get("SECRET_KEY"):
+        if app.config["PIECED_ENV"] == "production":
+            check_required(app.config)
+        app.config["SECRET_KEY"] = development_secret_key(instance)
+    check_required(app.config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        instance.mkdir(parents=True, exist_ok=True)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from . import models  # noqa: F401  (registers the tables)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from .models.guards import install_guards
+    from .models.sqlite import install_sqlite_pragmas
+
+    install_guards()
+    install_sqlite_pragmas()
+
+    from .auth import access, oidc
+
+    oidc.register_client(app)
+    access.init_app(app)
+
+    from .web import errors, filters, htmx, shell
+
+    filters.init_app(app)
+    errors.init_app(app)
+    htmx.init_app(app)
+    shell.init_app(app)
+
+    from .api.routes import bp as api_bp
+    from .auth.routes import bp as auth_bp
+    from .dashboard.routes import bp as dashboard_bp
+
+    for bp in (auth_bp, api_bp, dashboard_bp):
+        app.register_blueprint(bp)
+
+    for name in ("pricing", "orgs", "entities", "invoices", "tenants", "runs"):
+        _register_optional(app, name)
+
+    from .cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _register_optional(app: Flask, name: str) -> None:
+    """Register the blueprint of a domain package when it exists (domains land one by one)."""
+    import importlib
+
+    try:
+        module = importlib.import_module(f"{__name__}.{name}.routes")
+    except ModuleNotFoundError as exc:
+        if exc.name in (f"{__name__}.{name}", f"{__name__}.{name}.routes"):
+            return
+        raise
+    app.register_blueprint(module.bp)

@@ -1,0 +1,1 @@
+"""Login through OIDC, sessions, and who may do what."""

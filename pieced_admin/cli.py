@@ -1,0 +1,96 @@
+"""The `pieced-admin` console script: the app's Flask CLI plus the command groups of SPEC §5.
+
+The groups live in `pieced_admin/commands/` (one module per area). Errors
+follow one rule: bad input or an unknown org/number is one line on stderr and
+exit 2 with nothing written; an outside system failing is exit 1 and names it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+COMMAND_MODULES = ("billing", "tenants", "reminders", "stripe", "demo")
+
+
+class CliError(click.ClickException):
+    """Bad input, or an unknown org or invoice number: exit 2, nothing written."""
+
+    exit_code = 2
+
+
+class OutsideSystemError(click.ClickException):
+    """An outside system (LiteLLM, Stripe, Kubernetes, SMTP) failed: exit 1."""
+
+    exit_code = 1
+
+
+def echo_json(obj: Any) -> None:
+    """Print one JSON object on stdout."""
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+def register_commands(app: Flask) -> None:
+    """Add every command group to the app's CLI."""
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"pieced_admin.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"pieced_admin.commands.{name}":
+                continue
+            raise
+        for command in getattr(module, "COMMANDS", ()):
+            if command.name not in app.cli.commands:
+                app.cli.add_command(command)
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+def build_cli() -> click.Group:
+    from .commands.dev import dev
+
+    group = FlaskGroup(
+        name="pieced-admin",
+        create_app=_create_app,
+        help="PieCed billing back office. Every command honours DATABASE_URL "
+        "(default: an SQLite file under instance/).",
+    )
+    group.add_command(dev)
+    return group
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI with one-line errors (exit 2 for bad input, 1 for outside failures)."""
+    from .config import ConfigError
+
+    cli = build_cli()
+    try:
+        rv = cli.main(args=argv, prog_name="pieced-admin", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        sys.exit(0)
+    except click.UsageError as exc:
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    sys.exit(rv if isinstance(rv, int) else 0)

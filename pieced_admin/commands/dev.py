@@ -1,0 +1,115 @@
+"""`pieced-admin dev`: the embedded default, with a local login provider and demo data."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+
+import click
+
+DEV_CLIENT_ID = "pieced-admin-dev"
+DEV_CLIENT_SECRET = "pieced-admin-dev-secret"
+
+
+def dev_users(roles_claim: str = "urn:zitadel:iam:org:project:roles",
+              admin_role: str = "platform-admin", finance_role: str = "finance") -> list[dict]:
+    """The three users of the local provider, with Zitadel's roles claim (an object keyed by role)."""
+    return [
+        {"sub": "admin", "email": "admin@pieced.local", "name": "Ada Admin",
+         roles_claim: {admin_role: {"pieced": "pieced.local"}}},
+        {"sub": "finance", "email": "finance@pieced.local", "name": "Finn Finance",
+         roles_claim: {finance_role: {"pieced": "pieced.local"}}},
+        {"sub": "nobody", "email": "nobody@pieced.local", "name": "Nora Nobody"},
+    ]
+
+
+def start_oidc_provider(host: str, port: int, users: list[dict]):
+    """Start oidc-provider-mock on host:port in a thread; returns the server (call .shutdown())."""
+    from oidc_provider_mock import User, app as provider_app
+    from werkzeug.serving import make_server
+
+    os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+    claims = [User(sub=u["sub"], claims={k: v for k, v in u.items() if k != "sub"}) for u in users]
+    server = make_server(host, port, provider_app(user_claims=claims), threaded=True)
+    threading.Thread(target=server.serve_forever, name="oidc-provider", daemon=True).start()
+    return server
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+@click.command("dev")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port of the app.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--oidc-port", type=int, default=None,
+              help="Port of the local login provider (default: the app's port + 1, or a free one).")
+@click.option("--no-demo", is_flag=True, help="Do not load demo data into an empty database.")
+def dev(port: int, host: str, oidc_port: int | None, no_demo: bool) -> None:
+    """Run the app on the embedded default: SQLite, demo data and a local login provider."""
+    from ..cli import CliError
+
+    try:
+        import oidc_provider_mock  # noqa: F401
+    except ImportError:
+        raise CliError("pieced-admin dev needs the development extras: pip install -e '.[dev]'") from None
+
+    os.environ["PIECED_ENV"] = "development"
+    os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+    if not _port_free(host, port):
+        raise CliError(f"port {port} on {host} is in use; pick another with --port")
+    if oidc_port is None:
+        oidc_port = port + 1 if _port_free(host, port + 1) else _free_port(host)
+    elif not _port_free(host, oidc_port):
+        raise CliError(f"port {oidc_port} on {host} is in use; pick another with --oidc-port")
+
+    from flask_migrate import upgrade
+    from werkzeug.serving import run_simple
+
+    from .. import create_app
+    from ..config import load_config
+    from ..demo import database_is_empty, load_demo
+
+    settings = load_config()
+    users = dev_users(settings["OIDC_ROLES_CLAIM"], settings["ADMIN_ROLE"], settings["FINANCE_ROLE"])
+    provider = start_oidc_provider(host, oidc_port, users)
+    issuer = f"http://{host}:{oidc_port}"
+    app = create_app({
+        "PIECED_ENV": "development",
+        "OIDC_ISSUER": issuer,
+        "OIDC_CLIENT_ID": DEV_CLIENT_ID,
+        "OIDC_CLIENT_SECRET": DEV_CLIENT_SECRET,
+    })
+    with app.app_context():
+        upgrade()
+        if not no_demo and database_is_empty():
+            summary = load_demo()
+            click.echo(f"Loaded demo data: {summary}")
+
+    url = f"http://{host}:{port}"
+    click.echo("")
+    click.echo(f"  pieced-admin is running at {url}")
+    click.echo(f"  Database: {app.config['SQLALCHEMY_DATABASE_URI']}")
+    click.echo(f"  Local login provider: {issuer} — sign in as one of:")
+    click.echo("    admin    platform admin (everything)")
+    click.echo("    finance  finance (invoices, payments, reminders)")
+    click.echo("    nobody   signed in without a role")
+    click.echo("  Stop with Ctrl+C.")
+    click.echo("")
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        provider.shutdown()

@@ -1,0 +1,1 @@
+"""The dashboard: receivables, revenue, and what needs attention."""

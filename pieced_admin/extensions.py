@@ -1,0 +1,33 @@
+"""Flask extensions, created here and bound to the app in `create_app`.
+
+The OIDC client is the exception: Authlib caches a client per registry, so each
+app gets its own registry (see `auth/oidc.py`), which keeps apps with different
+providers (tests, `pieced-admin dev`) apart.
+"""
+
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+# A naming convention keeps constraint names stable across SQLite and
+# PostgreSQL, so Alembic diffs stay clean.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()

@@ -1,0 +1,23 @@
+"""SQLAlchemy models, one module per area; importing this package registers them all."""
+
+from .audit import AuditLog, BillingRun, StripeEvent, User
+from .entities import BillingEntity
+from .invoices import (
+    ChargeAttempt,
+    Invoice,
+    InvoiceDocument,
+    InvoiceEmail,
+    InvoiceLine,
+    InvoiceNumberCounter,
+    InvoiceReminder,
+)
+from .orgs import OrgBillingConfig, OrgPaymentMethod
+from .pricing import PlatformPricing, SkillPricing
+from .tenants import TenantLifecycle, TenantSkillEvent, TenantSuspensionEvent, TenantUsage
+
+__all__ = [
+    "AuditLog", "BillingEntity", "BillingRun", "ChargeAttempt", "Invoice", "InvoiceDocument",
+    "InvoiceEmail", "InvoiceLine", "InvoiceNumberCounter", "InvoiceReminder", "OrgBillingConfig",
+    "OrgPaymentMethod", "PlatformPricing", "SkillPricing", "StripeEvent", "TenantLifecycle",
+    "TenantSkillEvent", "TenantSuspensionEvent", "TenantUsage", "User",
+]

@@ -1,0 +1,1 @@
+"""Platform pricing and per-skill prices."""

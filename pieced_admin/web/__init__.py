@@ -1,0 +1,1 @@
+"""Shared web helpers: htmx page-or-partial rendering, Jinja filters, error pages."""
