@@ -47,7 +47,6 @@ def create_app(config: dict | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
-    csrf.init_app(app)
     login_manager.init_app(app)
 
     from .models.guards import install_guards
@@ -59,7 +58,10 @@ def create_app(config: dict | None = None) -> Flask:
     from .auth import access, oidc
 
     oidc.register_client(app)
+    # Access is checked before CSRF, so an anonymous or unauthorised POST is
+    # answered as such rather than as a missing token.
     access.init_app(app)
+    csrf.init_app(app)
 
     from .web import errors, filters, htmx, shell
 

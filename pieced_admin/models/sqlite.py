@@ -1,4 +1,9 @@
-"""SQLite connection settings: enforce foreign keys, as PostgreSQL does."""
+"""SQLite connection settings: foreign keys on, real transactions and savepoints.
+
+Python's sqlite3 module opens transactions lazily and cannot nest them; taking
+over BEGIN ourselves (SQLAlchemy's documented recipe) gives SQLite the same
+transaction and SAVEPOINT behaviour the code relies on with PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +13,29 @@ from sqlalchemy.engine import Engine
 _installed = False
 
 
+def _is_sqlite_dbapi(dbapi_connection) -> bool:
+    return "sqlite" in type(dbapi_connection).__module__
+
+
 def install_sqlite_pragmas() -> None:
-    """Turn on foreign keys and a busy timeout for every SQLite connection."""
+    """Register the connection and BEGIN hooks for every SQLite engine (once per process)."""
     global _installed
     if _installed:
         return
     _installed = True
 
     @sa.event.listens_for(Engine, "connect")
-    def _on_connect(dbapi_connection, connection_record):  # pragma: no cover - trivial
-        module = type(dbapi_connection).__module__
-        if "sqlite" not in module:
+    def _on_connect(dbapi_connection, connection_record):
+        if not _is_sqlite_dbapi(dbapi_connection):
             return
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+    @sa.event.listens_for(Engine, "begin")
+    def _on_begin(connection):
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN")
