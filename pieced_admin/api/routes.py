@@ -1,14 +1,17 @@
-"""HTTP endpoints for machines: `GET /healthz` (probes)."""
+"""HTTP endpoints for machines: `GET /healthz` (probes) and `POST /api/usage/threema` (bridges)."""
 
 from __future__ import annotations
 
 import logging
 
-import sqlalchemy as sa
-from flask import Blueprint, jsonify
+import hmac
 
-from ..auth.access import public
-from ..extensions import db
+import sqlalchemy as sa
+from flask import Blueprint, current_app, jsonify, request
+
+from ..auth.access import public, token_auth
+from ..extensions import csrf, db
+from ..usage import ingest_threema_records
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger(__name__)
@@ -25,3 +28,28 @@ def healthz():
         db.session.rollback()
         return jsonify(status="unavailable", database="unreachable"), 503
     return jsonify(status="ok", database="ok"), 200
+
+
+def _bearer_ok(expected: str) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), expected)
+
+
+@bp.post("/api/usage/threema")
+@token_auth
+@csrf.exempt
+def threema_usage():
+    """Record Threema messages reported by a tenant's bridge (idempotent by message_id)."""
+    if not _bearer_ok(current_app.config.get("USAGE_INGEST_TOKEN", "")):
+        return jsonify(error="a valid bearer token (USAGE_INGEST_TOKEN) is required"), 401
+    payload = request.get_json(silent=True)
+    if payload is None:
+        return jsonify(error="the body must be JSON: one record or a list of records"), 400
+    result = ingest_threema_records(payload)
+    db.session.commit()
+    body = {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": result.rejected}
+    if result.errors:
+        body["errors"] = result.errors
+        return jsonify(body), 400
+    return jsonify(body), 200

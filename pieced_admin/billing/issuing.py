@@ -1,0 +1,427 @@
+"""Preview, issue, void and mark paid: numbering, immutability and audit around the engine.
+
+Services flush; the caller commits once. Issuing is safe to repeat and to run
+concurrently: one invoice per (org, month, entity), numbers without gaps per
+entity and year. The counter row is locked (an UPDATE, which PostgreSQL turns
+into a row lock and SQLite into the database write lock) before the existing
+invoices are looked at, so every issuer of an entity waits its turn and then
+sees what the one before it committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..audit import current_actor, record_audit
+from ..extensions import db
+from ..models import (
+    BillingEntity,
+    Invoice,
+    InvoiceDocument,
+    InvoiceLine,
+    InvoiceNumberCounter,
+    OrgBillingConfig,
+    PlatformPricing,
+)
+from ..models.types import utcnow
+from .days import Period
+from .engine import InvoiceDraft, compute_invoices
+from .facts import OrgContext, UnknownOrgError, load_facts, load_facts_for_orgs
+
+log = logging.getLogger(__name__)
+
+PAYMENT_METHODS = ("bank_transfer", "card", "other")
+
+
+class BillingInputError(ValueError):
+    """Bad input or a state that forbids the action: a person can act on the message (CLI exit 2)."""
+
+
+class InvoiceNotFoundError(BillingInputError, LookupError):
+    """No invoice has this number."""
+
+
+__all__ = [
+    "BillingInputError", "InvoiceNotFoundError", "UnknownOrgError", "PreviewItem", "IssueResult",
+    "preview_invoices", "issue_invoices", "issue_for_orgs", "void_invoice", "mark_paid", "get_invoice",
+    "local_today", "invoice_number",
+]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def billing_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["BILLING_TIMEZONE"])
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today's date in the billing time zone."""
+    return (now or utcnow()).astimezone(billing_zone()).date()
+
+
+def invoice_number(prefix: str, year: int, sequence: int) -> str:
+    """`<prefix>-<YYYY>-<NNNN>`: at least four digits, zero-padded."""
+    return f"{prefix}-{year:04d}-{sequence:04d}"
+
+
+def payment_terms(config: OrgBillingConfig) -> int:
+    """The org's payment terms in days, else the platform default."""
+    if config.payment_terms_days is not None:
+        return config.payment_terms_days
+    pricing = db.session.get(PlatformPricing, 1)
+    return pricing.payment_terms_days if pricing is not None else 30
+
+
+def get_invoice(number: str) -> Invoice:
+    """The invoice with this number, or InvoiceNotFoundError."""
+    invoice = db.session.execute(sa.select(Invoice).filter_by(number=number.strip())).scalar_one_or_none()
+    if invoice is None:
+        raise InvoiceNotFoundError(f"unknown invoice number {number!r}")
+    return invoice
+
+
+def _existing_invoices(org_id: str, period: Period) -> dict[int, Invoice]:
+    """Non-void invoices of an org-month, by entity id."""
+    rows = db.session.execute(
+        sa.select(Invoice).where(
+            Invoice.zitadel_org_id == org_id,
+            Invoice.period_start == period.first_day,
+            Invoice.status != "void",
+        )
+    ).scalars()
+    return {inv.billing_entity_id: inv for inv in rows}
+
+
+def customer_snapshot(config: OrgBillingConfig) -> dict:
+    """What the invoice says about the customer, frozen at issue."""
+    return {
+        "org_id": config.zitadel_org_id,
+        "name": config.display_name or config.zitadel_org_id,
+        "street": config.street,
+        "building_number": config.building_number,
+        "postal_code": config.postal_code,
+        "city": config.city,
+        "country": config.country,
+        "vat_number": config.vat_number,
+        "billing_email": config.billing_email,
+        "language": config.language,
+    }
+
+
+def entity_snapshot(entity: BillingEntity) -> dict:
+    """What the invoice says about the seller, frozen at issue."""
+    return {
+        "code": entity.code,
+        "name": entity.name,
+        "street": entity.street,
+        "building_number": entity.building_number,
+        "postal_code": entity.postal_code,
+        "city": entity.city,
+        "country": entity.country,
+        "vat_number": entity.vat_number,
+        "iban": entity.iban,
+        "currency": entity.currency,
+        "email": entity.email,
+        "website": entity.website,
+    }
+
+
+# --------------------------------------------------------------------------- preview
+
+
+@dataclass
+class PreviewItem:
+    """One draft of a preview, with the invoice already issued for it, if any."""
+
+    draft: InvoiceDraft
+    entity: BillingEntity
+    existing: Invoice | None
+
+    @property
+    def issuable(self) -> bool:
+        return self.existing is None and self.draft.net_chf > 0
+
+
+def _entities_by_id() -> dict[int, BillingEntity]:
+    return {e.id: e for e in db.session.execute(sa.select(BillingEntity)).scalars()}
+
+
+def preview_invoices(org_id: str, period: Period, *, on_usage_error: str = "warn") -> list[PreviewItem]:
+    """Compute the org's invoices for a month without saving anything."""
+    facts, _ctx = load_facts(org_id, period, on_usage_error=on_usage_error)
+    drafts = compute_invoices(facts)
+    entities = _entities_by_id()
+    existing = _existing_invoices(org_id, period)
+    return [PreviewItem(d, entities[d.billing_entity_id], existing.get(d.billing_entity_id)) for d in drafts]
+
+
+# --------------------------------------------------------------------------- issue
+
+
+@dataclass
+class IssueResult:
+    """What issuing an org-month did."""
+
+    org_id: str
+    period: Period
+    issued: list[Invoice] = field(default_factory=list)     # created now
+    existing: list[Invoice] = field(default_factory=list)   # issued before: nothing created
+    skipped: list[InvoiceDraft] = field(default_factory=list)  # net 0: not issued
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def invoices(self) -> list[Invoice]:
+        return sorted(self.issued + self.existing, key=lambda i: i.billing_entity_id)
+
+
+# Renders the PDF of each new invoice (number set, lines attached, not yet flushed).
+PdfRenderer = Callable[[Sequence[Invoice]], Sequence[bytes]]
+
+
+def render_pdfs_in_process(invoices: Sequence[Invoice]) -> list[bytes]:
+    """The default renderer: one invoice after the other, in this process."""
+    from .pdf import render_invoice_pdf
+
+    return [render_invoice_pdf(inv) for inv in invoices]
+
+
+def _lock_counter(entity_id: int, year: int) -> None:
+    """Make sure the (entity, year) counter exists and hold its lock until the transaction ends."""
+    table = InvoiceNumberCounter.__table__
+    dialect = db.session.get_bind().dialect.name
+    insert = (sa.dialects.postgresql.insert if dialect == "postgresql" else sa.dialects.sqlite.insert)(table)
+    db.session.execute(
+        insert.values(billing_entity_id=entity_id, year=year, last_number=0)
+        .on_conflict_do_nothing(index_elements=["billing_entity_id", "year"])
+    )
+    db.session.execute(
+        sa.update(table).where(table.c.billing_entity_id == entity_id, table.c.year == year)
+        .values(last_number=table.c.last_number)
+    )
+
+
+def _next_numbers(entity_id: int, year: int, count: int) -> list[int]:
+    table = InvoiceNumberCounter.__table__
+    last = db.session.execute(
+        sa.update(table).where(table.c.billing_entity_id == entity_id, table.c.year == year)
+        .values(last_number=table.c.last_number + count)
+        .returning(table.c.last_number)
+    ).scalar_one()
+    return list(range(last - count + 1, last + 1))
+
+
+def _build_invoice(draft: InvoiceDraft, number: str, config: OrgBillingConfig, entity: BillingEntity,
+                   issued_at: datetime, issued_by: str) -> Invoice:
+    terms = payment_terms(config)
+    issue_day = issued_at.astimezone(billing_zone()).date()
+    invoice = Invoice(
+        number=number,
+        zitadel_org_id=config.zitadel_org_id,
+        billing_entity_id=entity.id,
+        period_start=draft.period_start,
+        period_end=draft.period_end,
+        status="issued",
+        issued_at=issued_at,
+        due_date=issue_day + timedelta(days=terms),
+        currency=draft.currency,
+        net_chf=draft.net_chf,
+        vat_rate=draft.vat_rate,
+        vat_chf=draft.vat_chf,
+        total_chf=draft.total_chf,
+        vat_note=draft.vat_note,
+        payment_terms_days=terms,
+        language=config.language,
+        issued_by=issued_by,
+        customer_snapshot=customer_snapshot(config),
+        entity_snapshot=entity_snapshot(entity),
+        charge_status=None if config.pay_by_invoice else "pending",
+    )
+    invoice.entity = entity
+    invoice.lines = [
+        InvoiceLine(
+            tenant_name=line.tenant_name, kind=line.kind, skill_id=line.skill_id, description=line.description,
+            quantity=line.quantity, unit_price_chf=line.unit_price_chf, amount_chf=line.amount_chf,
+            position=line.position,
+        )
+        for line in draft.lines
+    ]
+    return invoice
+
+
+def _issue_one(draft: InvoiceDraft, config: OrgBillingConfig, entity: BillingEntity, year: int,
+               issued_at: datetime, actor: str, render_pdfs: PdfRenderer | None) -> tuple[Invoice, bool]:
+    """Number, build, render and store one invoice inside a savepoint (undone whole on failure).
+
+    Returns the invoice and whether it was created now (False: issued before).
+    """
+    with db.session.begin_nested():
+        _lock_counter(entity.id, year)
+        existing = _existing_invoices(draft.org_id, draft.period).get(entity.id)
+        if existing is not None:
+            return existing, False
+        (sequence,) = _next_numbers(entity.id, year, 1)
+        invoice = _build_invoice(draft, invoice_number(entity.invoice_prefix, year, sequence), config,
+                                 entity, issued_at, actor)
+        pdf = None
+        if render_pdfs is not None:
+            (pdf,) = render_pdfs([invoice])
+            invoice.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
+        db.session.add(invoice)
+        db.session.flush()
+        if pdf is not None:
+            db.session.add(InvoiceDocument(invoice_id=invoice.id, content=pdf, sha256=invoice.pdf_sha256))
+        record_audit(
+            "invoice.issue", "invoice", invoice.number,
+            after={"org": draft.org_id, "period": draft.period.key, "entity": entity.code,
+                   "net_chf": invoice.net_chf, "vat_chf": invoice.vat_chf, "total_chf": invoice.total_chf,
+                   "due_date": invoice.due_date, "lines": len(invoice.lines)},
+        )
+        db.session.flush()
+    return invoice, True
+
+
+def issue_drafts(
+    drafts: Sequence[InvoiceDraft],
+    config: OrgBillingConfig,
+    *,
+    now: datetime | None = None,
+    render_pdfs: PdfRenderer | None = render_pdfs_in_process,
+) -> IssueResult:
+    """Issue the drafts of one org-month: number, store, render and keep the PDF; flush, don't commit."""
+    if not drafts:
+        raise ValueError("nothing to issue")
+    org_id, period = drafts[0].org_id, drafts[0].period
+    result = IssueResult(org_id=org_id, period=period)
+    issued_at = (now or utcnow()).astimezone(timezone.utc)
+    year = issued_at.astimezone(billing_zone()).year
+    actor, _user_id = current_actor()
+    entities = _entities_by_id()
+
+    for draft in sorted(drafts, key=lambda d: d.billing_entity_id):
+        result.warnings.extend(w for w in draft.warnings if w not in result.warnings)
+        if draft.net_chf <= 0:
+            result.skipped.append(draft)
+            continue
+        entity = entities[draft.billing_entity_id]
+        try:
+            invoice, created = _issue_one(draft, config, entity, year, issued_at, actor, render_pdfs)
+        except sa.exc.IntegrityError:
+            # Another issuer won a race the counter lock did not cover (e.g. across a
+            # new year): our savepoint, counter increment included, is gone; use theirs.
+            invoice = _existing_invoices(org_id, period).get(entity.id)
+            if invoice is None:
+                raise
+            result.existing.append(invoice)
+            continue
+        (result.issued if created else result.existing).append(invoice)
+    return result
+
+
+def issue_invoices(
+    org_id: str,
+    period: Period,
+    *,
+    now: datetime | None = None,
+    render_pdfs: PdfRenderer | None = render_pdfs_in_process,
+) -> IssueResult:
+    """Issue an org's invoices for a month (idempotent). LiteLLM failures propagate: no invoice misses usage."""
+    existing = _existing_invoices(org_id, period)
+    facts, ctx = load_facts(org_id, period, on_usage_error="raise")
+    drafts = compute_invoices(facts)
+    if existing and all(d.billing_entity_id in existing or d.net_chf <= 0 for d in drafts):
+        # Everything is issued already: nothing to lock, nothing to render.
+        result = IssueResult(org_id=org_id, period=period)
+        for d in drafts:
+            (result.existing.append(existing[d.billing_entity_id]) if d.billing_entity_id in existing
+             else result.skipped.append(d))
+        return result
+    return issue_drafts(drafts, ctx.config, now=now, render_pdfs=render_pdfs)
+
+
+def issue_for_orgs(org_ids: Sequence[str], period: Period, **kwargs) -> dict[str, tuple[list[InvoiceDraft], OrgContext]]:
+    """Drafts for many orgs at once (the monthly run), loaded in a constant number of queries."""
+    loaded = load_facts_for_orgs(org_ids, period, on_usage_error="raise")
+    return {org_id: (compute_invoices(facts), ctx) for org_id, (facts, ctx) in loaded.items()}
+
+
+# --------------------------------------------------------------------------- void and mark paid
+
+
+def void_invoice(number: str, reason: str, *, now: datetime | None = None) -> Invoice:
+    """Void an unpaid invoice; its number stays used and the month can be issued again."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingInputError("a reason is required to void an invoice")
+    invoice = get_invoice(number)
+    if invoice.status == "void":
+        raise BillingInputError(f"invoice {invoice.number} is already void")
+    if invoice.status == "paid":
+        raise BillingInputError(f"invoice {invoice.number} is paid and cannot be voided")
+    actor, _ = current_actor()
+    invoice.status = "void"
+    invoice.voided_at = now or utcnow()
+    invoice.void_reason = reason
+    invoice.voided_by = actor
+    if invoice.charge_status in ("pending", "no_payment_method", "failed"):
+        invoice.charge_status = "cancelled"
+    record_audit("invoice.void", "invoice", invoice.number, before={"status": "issued"},
+                 after={"status": "void", "void_reason": reason})
+    db.session.flush()
+    return invoice
+
+
+def mark_paid(
+    number: str,
+    *,
+    paid_on: date | None = None,
+    reference: str | None = None,
+    method: str = "bank_transfer",
+    now: datetime | None = None,
+) -> Invoice:
+    """Record a payment of an issued invoice (refused for paid or void ones)."""
+    if method not in PAYMENT_METHODS:
+        raise BillingInputError(f"unknown payment method {method!r}: use one of {', '.join(PAYMENT_METHODS)}")
+    invoice = get_invoice(number)
+    if invoice.status == "paid":
+        raise BillingInputError(f"invoice {invoice.number} is already paid (on {invoice.paid_at.astimezone(billing_zone()).date().isoformat()})")
+    if invoice.status == "void":
+        raise BillingInputError(f"invoice {invoice.number} is void and cannot be paid")
+    now = now or utcnow()
+    today = local_today(now)
+    paid_on = paid_on or today
+    if paid_on > today:
+        raise BillingInputError(f"the payment date {paid_on.isoformat()} is in the future")
+    issued_day = invoice.issued_at.astimezone(billing_zone()).date()
+    if paid_on < issued_day:
+        raise BillingInputError(
+            f"the payment date {paid_on.isoformat()} is before the invoice was issued ({issued_day.isoformat()})")
+    # A past day is recorded at local noon, so its date reads the same in every time zone nearby.
+    paid_at = now if paid_on == today else datetime.combine(paid_on, time(12), tzinfo=billing_zone())
+    actor, _ = current_actor()
+    invoice.status = "paid"
+    invoice.paid_at = paid_at.astimezone(timezone.utc)
+    invoice.payment_reference = (reference or "").strip() or None
+    invoice.payment_method = method
+    invoice.paid_by = actor
+    if invoice.charge_status in ("pending", "no_payment_method", "failed"):
+        invoice.charge_status = "settled_otherwise"
+    record_audit("invoice.mark_paid", "invoice", invoice.number, before={"status": "issued"},
+                 after={"status": "paid", "paid_on": paid_on, "reference": invoice.payment_reference,
+                        "method": method, "total_chf": invoice.total_chf})
+    db.session.flush()
+    return invoice
+
+
+def outstanding_chf(invoice: Invoice) -> Decimal:
+    """What is still owed on an invoice (no partial payments: the total until paid)."""
+    return invoice.total_chf if invoice.status == "issued" else Decimal("0.00")

@@ -1,0 +1,190 @@
+"""`pieced-admin billing …`: preview, issue, void, mark-paid, pdf (SPEC §5)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+
+import click
+from flask.cli import AppGroup
+
+from ..billing.days import Period
+from ..billing.money import format_chf, fmt_price, fmt_quantity
+from ..cli import CliError, OutsideSystemError, echo_json
+from ..extensions import db
+from ..integrations.litellm import LiteLLMError
+
+billing = AppGroup("billing", help="Preview, issue, void and collect invoices.")
+
+
+def parse_period(text: str) -> Period:
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def parse_day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"{option} must be a date like 2026-11-21, got {text!r}") from None
+
+
+class _Translate:
+    """Turn the services' exceptions into the CLI's two kinds of error, and roll back."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None:
+            return False
+        from ..billing.facts import UnknownOrgError
+        from ..billing.issuing import BillingInputError
+
+        db.session.rollback()
+        if isinstance(exc, (UnknownOrgError, BillingInputError)):
+            raise CliError(str(exc).strip("'\"")) from None
+        if isinstance(exc, LiteLLMError):
+            raise OutsideSystemError(str(exc)) from None
+        return False
+
+
+def translate_errors() -> _Translate:
+    """Context manager used by every billing command."""
+    return _Translate()
+
+
+def _print_lines(lines, language="en") -> None:
+    for line in lines:
+        click.echo(
+            f"  {line.tenant_name:<22} {line.kind:<12} {fmt_quantity(line.quantity):>10} × "
+            f"{fmt_price(line.unit_price_chf):>8} = {format_chf(line.amount_chf):>10}  {line.description}"
+        )
+
+
+def _print_totals(net, vat_rate, vat, total, currency, vat_note) -> None:
+    vat_text = f"VAT {vat_rate} % {format_chf(vat)}" if not vat_note else vat_note
+    click.echo(f"  Net {format_chf(net)} · {vat_text} · Total {currency} {format_chf(total)}")
+
+
+@billing.command("preview")
+@click.option("--org", "org_id", required=True, help="Zitadel org id, e.g. org-acme.")
+@click.option("--month", required=True, metavar="YYYY-MM")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (SPEC §5).")
+def preview(org_id: str, month: str, as_json: bool) -> None:
+    """Compute an org's invoices for a month without saving anything."""
+    from ..billing.issuing import preview_invoices
+    from ..billing.serialize import draft_json
+
+    period = parse_period(month)
+    with translate_errors():
+        items = preview_invoices(org_id, period)
+    db.session.rollback()  # a preview writes nothing (not even a first-read org config)
+    if as_json:
+        echo_json({"invoices": [
+            draft_json(i.draft, i.entity, warnings=[f"already issued as {i.existing.number}"] if i.existing else [])
+            for i in items
+        ]})
+        return
+    for item in items:
+        d = item.draft
+        state = f"already issued as {item.existing.number}" if item.existing else "preview"
+        click.echo(f"{d.org_id} · {d.period.key} · {item.entity.name} ({item.entity.code}) · {state}")
+        _print_lines(d.lines)
+        _print_totals(d.net_chf, d.vat_rate, d.vat_chf, d.total_chf, d.currency, d.vat_note)
+        for warning in d.warnings:
+            click.echo(f"  Warning: {warning}")
+
+
+@billing.command("issue")
+@click.option("--org", "org_id", required=True, help="Zitadel org id, e.g. org-acme.")
+@click.option("--month", required=True, metavar="YYYY-MM")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (SPEC §5).")
+def issue(org_id: str, month: str, as_json: bool) -> None:
+    """Issue an org's invoices for a month (idempotent: an issued month returns its invoices)."""
+    from ..billing.issuing import issue_invoices
+    from ..billing.serialize import invoice_json
+
+    period = parse_period(month)
+    with translate_errors():
+        result = issue_invoices(org_id, period)
+        db.session.commit()
+    from ..billing.collection import collect_after_issue
+
+    notes = collect_after_issue(result.issued)
+    if as_json:
+        echo_json({"invoices": [invoice_json(inv, warnings=result.warnings if inv in result.issued else [])
+                                for inv in result.invoices]})
+        return
+    for inv in result.issued:
+        click.echo(f"Issued {inv.number} for {org_id} {period.key}: {inv.currency} {format_chf(inv.total_chf)}, "
+                   f"due {inv.due_date.isoformat()}")
+    for inv in result.existing:
+        click.echo(f"Already issued: {inv.number} ({inv.status}) for {org_id} {period.key}; nothing created")
+    for draft in result.skipped:
+        click.echo(f"Not issued: net 0.00 for {org_id} {period.key} (entity {draft.billing_entity_id})")
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}")
+    for note in notes:
+        click.echo(note)
+
+
+@billing.command("void")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why the invoice is voided (kept with it).")
+def void(number: str, reason: str) -> None:
+    """Void an unpaid invoice (its number stays used; the month can be issued again)."""
+    from ..billing.issuing import void_invoice
+
+    with translate_errors():
+        invoice = void_invoice(number, reason)
+        db.session.commit()
+    click.echo(f"Voided {invoice.number}: {invoice.void_reason}")
+
+
+@billing.command("mark-paid")
+@click.argument("number")
+@click.option("--paid-on", default=None, metavar="YYYY-MM-DD", help="Date of the payment (default: today).")
+@click.option("--reference", default=None, help="Bank reference of the payment.")
+@click.option("--method", default="bank_transfer", show_default=True,
+              type=click.Choice(["bank_transfer", "card", "other"]))
+def mark_paid_cmd(number: str, paid_on: str | None, reference: str | None, method: str) -> None:
+    """Record a payment of an issued invoice."""
+    from ..billing.issuing import mark_paid
+
+    day = parse_day(paid_on, "--paid-on") if paid_on else None
+    with translate_errors():
+        invoice = mark_paid(number, paid_on=day, reference=reference, method=method)
+        db.session.commit()
+    click.echo(f"Marked {invoice.number} paid ({invoice.currency} {format_chf(invoice.total_chf)})")
+
+
+@billing.command("pdf")
+@click.argument("number")
+@click.option("-o", "--output", required=True, metavar="FILE", help="Where to write the PDF ('-' for stdout).")
+def pdf(number: str, output: str) -> None:
+    """Write the stored PDF of an invoice, byte for byte as issued."""
+    from ..billing.issuing import get_invoice
+    from ..models import InvoiceDocument
+
+    with translate_errors():
+        invoice = get_invoice(number)
+    document = db.session.get(InvoiceDocument, invoice.id)
+    if document is None:
+        raise CliError(f"invoice {invoice.number} has no stored PDF")
+    if output == "-":
+        sys.stdout.buffer.write(document.content)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        with open(output, "wb") as fh:
+            fh.write(document.content)
+    except OSError as exc:
+        raise CliError(f"cannot write {output}: {exc.strerror}") from None
+    click.echo(f"Wrote {invoice.number} ({len(document.content)} bytes, sha256 {document.sha256[:12]}…) to {output}",
+               err=True)
+
+
+COMMANDS = (billing,)
