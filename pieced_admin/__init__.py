@@ -77,7 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
     for bp in (auth_bp, api_bp, dashboard_bp):
         app.register_blueprint(bp)
 
-    for name in ("pricing", "orgs", "entities", "invoices", "tenants", "runs"):
+    for name in ("pricing", "orgs", "entities", "invoices", "tenants", "runs", "payments", "reminders"):
         _register_optional(app, name)
 
     from .cli import register_commands
