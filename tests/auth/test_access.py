@@ -12,7 +12,7 @@ from pieced_admin.auth.oidc import ROLE_FINANCE
 # The only routes anyone may call. Adding one here is a deliberate decision.
 PUBLIC = {"static", "auth.login", "auth.login_start", "auth.callback", "auth.logout", "api.healthz"}
 # Routes that authenticate their caller themselves (bearer token, Stripe signature).
-SELF_AUTHENTICATED = {"api.threema_usage", "stripe.webhook"}
+SELF_AUTHENTICATED = {"api.threema_usage", "payments.stripe_webhook"}
 
 
 def _sample_url(rule) -> str:
