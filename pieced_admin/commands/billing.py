@@ -45,7 +45,7 @@ class _Translate:
 
         db.session.rollback()
         if isinstance(exc, (UnknownOrgError, BillingInputError)):
-            raise CliError(str(exc).strip("'\"")) from None
+            raise CliError(str(exc)) from None
         if isinstance(exc, LiteLLMError):
             raise OutsideSystemError(str(exc)) from None
         return False
