@@ -43,8 +43,20 @@ def set_pricing(**values) -> PlatformPricing:
     return pricing
 
 
+def complete_default_entity() -> BillingEntity:
+    """Give the seeded default entity what a Swiss invoice needs: address, VAT number, a QR-IBAN."""
+    entity = default_entity()
+    if not entity.iban:
+        entity.name, entity.street, entity.building_number = "PieCed AG", "Bahnhofstrasse", "10"
+        entity.postal_code, entity.city, entity.country = "8001", "Zürich", "CH"
+        entity.vat_number, entity.iban = "CHE-123.456.789 MWST", "CH4431999123000889012"
+        db.session.flush()
+    return entity
+
+
 def spec_pricing() -> PlatformPricing:
-    """The pricing of SPEC §3's worked example."""
+    """The pricing of SPEC §3's worked example (and a default entity ready to issue)."""
+    complete_default_entity()
     set_skill_price("searxng-local-search", "0.10")
     return set_pricing(tenant_monthly_fee_chf="49.00", tenant_setup_fee_chf="99.00", threema_message_chf="0.005",
                        llm_usd_to_chf="0.9", llm_markup_pct="20", vat_rate_chli="8.10")

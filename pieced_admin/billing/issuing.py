@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -136,6 +136,16 @@ def entity_snapshot(entity: BillingEntity) -> dict:
     }
 
 
+def entity_problems(entity: BillingEntity, *, needs_iban: bool = True) -> list[str]:
+    """What keeps an entity from issuing a valid Swiss invoice (its address; its IBAN for a QR-bill)."""
+    problems = []
+    if not (entity.street and entity.postal_code and entity.city and entity.country):
+        problems.append(f"billing entity {entity.name} ({entity.code}) has no complete address")
+    if needs_iban and not entity.iban:
+        problems.append(f"billing entity {entity.name} ({entity.code}) has no IBAN for the QR-bill")
+    return problems
+
+
 # --------------------------------------------------------------------------- preview
 
 
@@ -162,7 +172,15 @@ def preview_invoices(org_id: str, period: Period, *, on_usage_error: str = "warn
     drafts = compute_invoices(facts)
     entities = _entities_by_id()
     existing = _existing_invoices(org_id, period)
-    return [PreviewItem(d, entities[d.billing_entity_id], existing.get(d.billing_entity_id)) for d in drafts]
+    items = []
+    for d in drafts:
+        entity = entities[d.billing_entity_id]
+        problems = entity_problems(entity, needs_iban=_ctx.config.pay_by_invoice)
+        if problems and not existing.get(d.billing_entity_id):
+            d = replace(d, warnings=d.warnings + tuple(f"{p}: set it on the Entities page before issuing"
+                                                       for p in problems))
+        items.append(PreviewItem(d, entity, existing.get(d.billing_entity_id)))
+    return items
 
 
 # --------------------------------------------------------------------------- issue
@@ -313,6 +331,9 @@ def issue_drafts(
             result.skipped.append(draft)
             continue
         entity = entities[draft.billing_entity_id]
+        problems = entity_problems(entity, needs_iban=config.pay_by_invoice)
+        if problems and not _existing_invoices(org_id, period).get(entity.id):
+            raise BillingInputError("; ".join(problems) + ": set it on the Entities page before issuing")
         try:
             invoice, created = _issue_one(draft, config, entity, year, issued_at, actor, render_pdfs)
         except sa.exc.IntegrityError:

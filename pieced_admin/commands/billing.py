@@ -42,10 +42,13 @@ class _Translate:
             return False
         from ..billing.facts import UnknownOrgError
         from ..billing.issuing import BillingInputError
+        from ..billing.pdf import PdfRenderError
 
         db.session.rollback()
         if isinstance(exc, (UnknownOrgError, BillingInputError)):
             raise CliError(str(exc)) from None
+        if isinstance(exc, PdfRenderError):
+            raise OutsideSystemError(f"the invoice PDF could not be rendered, nothing was issued: {exc}") from None
         if isinstance(exc, LiteLLMError):
             raise OutsideSystemError(str(exc)) from None
         return False
@@ -185,6 +188,27 @@ def pdf(number: str, output: str) -> None:
         raise CliError(f"cannot write {output}: {exc.strerror}") from None
     click.echo(f"Wrote {invoice.number} ({len(document.content)} bytes, sha256 {document.sha256[:12]}…) to {output}",
                err=True)
+
+
+@billing.command("verify")
+@click.option("--month", default=None, metavar="YYYY-MM", help="Only invoices of this month (default: all).")
+def verify(month: str | None) -> None:
+    """Recompute issued invoices from the event log and check their stored PDFs; print what differs."""
+    from ..billing.verify import verify_invoices
+
+    period = parse_period(month) if month else None
+    with translate_errors():
+        checks = verify_invoices(period)
+    db.session.rollback()  # a check writes nothing
+    differing = [c for c in checks if not c.ok]
+    for check in checks:
+        for note in check.notes:
+            click.echo(f"{check.number} ({check.org_id} {check.period}): note: {note}")
+        for difference in check.differences:
+            click.echo(f"{check.number} ({check.org_id} {check.period}): {difference}")
+    click.echo(f"Checked {len(checks)} invoice(s): {len(checks) - len(differing)} match, {len(differing)} differ.")
+    if differing:
+        raise click.exceptions.Exit(1)
 
 
 COMMANDS = (billing,)

@@ -355,3 +355,18 @@ def test_suspension_reduces_the_amount(session):
     (fee,) = [l for l in item.draft.lines if l.kind == "monthly_fee"]
     # live Oct 1–10 = 10 days: 49 × 10 / 31 = 15.806… → 15.81
     assert (fee.quantity, fee.amount_chf) == (10, Decimal("15.81"))
+
+
+def test_an_entity_without_iban_or_address_cannot_issue_and_the_preview_says_so(session):
+    spec_example()
+    entity = make_entity("bare", prefix="BA", iban=None, street=None)
+    from pieced_admin.models import OrgBillingConfig
+
+    session.execute(sa.update(OrgBillingConfig).values(billing_entity_id=entity.id))
+    (item,) = preview_invoices("org-acme", OCT)
+    assert any("has no IBAN" in w and "Entities page" in w for w in item.draft.warnings)
+    assert any("no complete address" in w for w in item.draft.warnings)
+    with pytest.raises(BillingInputError, match="has no IBAN"):
+        issue()
+    assert session.execute(sa.select(sa.func.count()).select_from(Invoice)).scalar() == 0
+    assert session.execute(sa.select(sa.func.count()).select_from(InvoiceNumberCounter)).scalar() == 0

@@ -1,0 +1,125 @@
+"""The integrity check reproducible billing promises: recompute issued invoices, check stored PDFs.
+
+For every issued (or paid) invoice, its lines are computed again from the event
+log and usage as they stand now, with the prices the invoice was issued at
+(read back from its own lines, so a later price change is not reported as a
+difference), and compared line by line; its stored PDF must still hash to
+`pdf_sha256`. What no longer matches (a late-arriving event, a tenant moved to
+another entity, a tampered file) is reported; nothing is changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import Invoice, InvoiceDocument
+from .days import Period
+from .engine import BillingFacts, InvoiceDraft, compute_invoices
+from .facts import load_facts_for_orgs
+from .money import fmt_amount, fmt_price, fmt_quantity
+
+LineKey = tuple[str, str, str | None]  # tenant, kind, skill
+
+
+@dataclass
+class InvoiceCheck:
+    number: str
+    org_id: str
+    period: str
+    differences: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+
+def _prices_as_issued(facts: BillingFacts, invoice: Invoice) -> BillingFacts:
+    """The facts with the prices this invoice was issued at, where its lines tell them."""
+    pricing = facts.pricing
+    skill_prices = dict(facts.skill_prices)
+    for line in invoice.lines:
+        if line.kind == "monthly_fee":
+            pricing = replace(pricing, tenant_monthly_fee_chf=line.unit_price_chf)
+        elif line.kind == "setup_fee":
+            pricing = replace(pricing, tenant_setup_fee_chf=line.unit_price_chf)
+        elif line.kind == "threema":
+            pricing = replace(pricing, threema_message_chf=line.unit_price_chf)
+        elif line.kind == "llm":
+            current = (pricing.llm_usd_to_chf * (1 + pricing.llm_markup_pct / 100)).quantize(Decimal("0.00001"))
+            if current != line.unit_price_chf:  # the shown rate is rounded: keep the exact one when unchanged
+                pricing = replace(pricing, llm_usd_to_chf=line.unit_price_chf, llm_markup_pct=Decimal("0"))
+        elif line.kind == "skill" and line.skill_id:
+            skill_prices[line.skill_id] = line.unit_price_chf
+    if invoice.vat_rate > 0:
+        pricing = replace(pricing, vat_rate_chli=invoice.vat_rate)
+    return replace(facts, pricing=pricing, skill_prices=skill_prices)
+
+
+def _compare(invoice: Invoice, draft: InvoiceDraft | None, check: InvoiceCheck, llm_known: bool) -> None:
+    stored = {(l.tenant_name, l.kind, l.skill_id): l for l in invoice.lines}
+    fresh = {(l.tenant_name, l.kind, l.skill_id): l for l in draft.lines} if draft else {}
+    if not llm_known:
+        stored = {k: v for k, v in stored.items() if k[1] != "llm"}
+        fresh = {k: v for k, v in fresh.items() if k[1] != "llm"}
+    for key in sorted(set(stored) | set(fresh), key=lambda k: (k[0], k[1], k[2] or "")):
+        tenant, kind, skill = key
+        what = f"{tenant} {kind}{' ' + skill if skill else ''}"
+        old, new = stored.get(key), fresh.get(key)
+        if old is None:
+            check.differences.append(f"{what}: new line {fmt_quantity(new.quantity)} × "
+                                     f"{fmt_price(new.unit_price_chf)} = {fmt_amount(new.amount_chf)}")
+        elif new is None:
+            check.differences.append(f"{what}: line {fmt_amount(old.amount_chf)} would no longer be billed")
+        else:
+            if old.quantity != new.quantity:
+                check.differences.append(
+                    f"{what}: quantity {fmt_quantity(old.quantity)} → {fmt_quantity(new.quantity)}")
+            if old.amount_chf != new.amount_chf:
+                check.differences.append(
+                    f"{what}: amount {fmt_amount(old.amount_chf)} → {fmt_amount(new.amount_chf)}")
+    if llm_known and draft is not None and not check.differences and draft.total_chf != invoice.total_chf:
+        check.differences.append(f"total {fmt_amount(invoice.total_chf)} → {fmt_amount(draft.total_chf)}")
+
+
+def verify_invoices(period: Period | None = None) -> list[InvoiceCheck]:
+    """Check every issued or paid invoice (of one month, or all); LiteLLM failures propagate."""
+    query = sa.select(Invoice).where(Invoice.status.in_(("issued", "paid"))).order_by(Invoice.number)
+    if period is not None:
+        query = query.where(Invoice.period_start == period.first_day)
+    invoices = db.session.execute(query).scalars().all()
+    hashes = dict(db.session.execute(
+        sa.select(InvoiceDocument.invoice_id, InvoiceDocument.content)
+        .where(InvoiceDocument.invoice_id.in_([i.id for i in invoices]))
+    ).all()) if invoices else {}
+
+    by_month: dict[Period, list[Invoice]] = defaultdict(list)
+    for inv in invoices:
+        by_month[Period.of(inv.period_start)].append(inv)
+
+    checks: list[InvoiceCheck] = []
+    for month, month_invoices in sorted(by_month.items()):
+        loaded = load_facts_for_orgs(sorted({i.zitadel_org_id for i in month_invoices}), month,
+                                     on_usage_error="raise")
+        for inv in month_invoices:
+            check = InvoiceCheck(inv.number, inv.zitadel_org_id, month.key)
+            facts, _ctx = loaded[inv.zitadel_org_id]
+            llm_known = facts.llm_configured
+            if not llm_known and any(l.kind == "llm" for l in inv.lines):
+                check.notes.append("LLM lines not checked: LiteLLM is not configured")
+            drafts = compute_invoices(_prices_as_issued(facts, inv))
+            draft = next((d for d in drafts if d.billing_entity_id == inv.billing_entity_id), None)
+            _compare(inv, draft, check, llm_known)
+            content = hashes.get(inv.id)
+            if content is None:
+                check.differences.append("no stored PDF")
+            elif hashlib.sha256(content).hexdigest() != inv.pdf_sha256:
+                check.differences.append("stored PDF does not match its recorded SHA-256")
+            checks.append(check)
+    return checks
