@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from ..billing.issuing import local_today
+from . import services
+
 bp = Blueprint("dashboard", __name__)
 
 
 @bp.get("/")
 def index():
-    """The dashboard shell (its figures come from the dashboard service)."""
-    return render_template("dashboard/index.html")
+    """Receivables by age, revenue per month and entity, this month's invoices, what needs attention."""
+    return render_template("dashboard/index.html", dash=services.dashboard(local_today()))
