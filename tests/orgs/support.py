@@ -55,3 +55,51 @@ def audit_entries(session, object_type: str, object_id: str | None = None) -> li
 
 def text(resp) -> str:
     return resp.get_data(as_text=True)
+
+
+# --------------------------------------------------------------------------- factories
+
+def make_org(session, org_id: str, **fields):
+    """An org billing config (the database defaults for whatever is not given)."""
+    from pieced_admin.models import OrgBillingConfig
+
+    config = OrgBillingConfig(zitadel_org_id=org_id, **fields)
+    session.add(config)
+    session.flush()
+    return config
+
+
+def make_tenant(session, name: str, org_id: str, created_at, **fields):
+    from pieced_admin.models import TenantLifecycle
+
+    tenant = TenantLifecycle(tenant_name=name, zitadel_org_id=org_id, created_at=created_at, **fields)
+    session.add(tenant)
+    session.flush()
+    return tenant
+
+
+def default_entity_id(session) -> int:
+    from pieced_admin.models import BillingEntity
+
+    return session.execute(sa.select(BillingEntity.id).filter_by(is_default=True)).scalar_one()
+
+
+def make_invoice(session, org_id: str, number: str, total, *, status: str = "issued", month: int = 10,
+                 entity_id: int | None = None):
+    """An invoice row as issuing leaves it (amounts only; no lines or PDF)."""
+    from datetime import date, datetime, timezone
+    from decimal import Decimal
+
+    from pieced_admin.models import Invoice
+
+    total = Decimal(total)
+    invoice = Invoice(
+        number=number, zitadel_org_id=org_id, billing_entity_id=entity_id or default_entity_id(session),
+        period_start=date(2026, month, 1), period_end=date(2026, month, 28), status=status,
+        issued_at=datetime(2026, month + 1, 2, 8, tzinfo=timezone.utc), due_date=date(2026, month + 1, 30),
+        net_chf=total, vat_rate=Decimal("0"), vat_chf=Decimal("0"), total_chf=total,
+        paid_at=datetime(2026, month + 1, 10, tzinfo=timezone.utc) if status == "paid" else None,
+    )
+    session.add(invoice)
+    session.flush()
+    return invoice
