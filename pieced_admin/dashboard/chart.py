@@ -33,7 +33,7 @@ class Bar:
     height: Decimal
     color: str
     title: str
-    href: str | None = None
+    link: dict | None = None   # query arguments of the invoice list behind the segment
 
 
 @dataclass
@@ -107,10 +107,10 @@ def stacked_bars(
     height: int = 280,
     axis_label: str = "CHF",
     title_of=None,
-    href_of=None,
+    link_of=None,
 ) -> BarChart:
     """Lay out one stacked bar per column (label, sublabel); `title_of(series, i, value)` and
-    `href_of(series, i)` give each segment its tooltip and link."""
+    `link_of(series, i)` give each segment its tooltip and the filter of the list behind it."""
     left, right, top, bottom = 64, 12, 26, 44
     plot_w, plot_h = width - left - right, height - top - bottom
     chart = BarChart(width=width, height=height, left=left, top=top, plot_width=plot_w, plot_height=plot_h,
@@ -144,7 +144,7 @@ def stacked_bars(
             chart.bars.append(Bar(
                 x=x, y=base.quantize(PX), width=bar_w, height=h, color=PALETTE[k % len(PALETTE)],
                 title=title_of(s, i, value) if title_of else f"{s.label}: {value}",
-                href=href_of(s, i) if href_of else None,
+                link=link_of(s, i) if link_of else None,
             ))
     chart.legend = [LegendItem(color=PALETTE[k % len(PALETTE)], label=s.label, total=sum(s.values, Decimal(0)))
                     for k, s in enumerate(series)]

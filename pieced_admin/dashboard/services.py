@@ -13,7 +13,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 
 from ..billing.days import Period, month_bounds
 from ..extensions import db
@@ -159,16 +159,12 @@ def revenue_by_month(today: date, months: int = REVENUE_MONTHS) -> Revenue:
     def title(s: Series, i: int, value: Decimal) -> str:
         return f"{periods[i].first_day:%B %Y} · {s.label}: CHF {chf(value)} net"
 
-    def href(s: Series, i: int) -> str:
-        return url_for("invoices.index", issued=periods[i].key, entity=s.key) if _has_invoice_pages() else None
+    def link(s: Series, i: int) -> dict:
+        return {"issued": periods[i].key, "entity": s.key}
 
     columns = [(f"{p.first_day:%b}", f"{p.year}" if (i == 0 or p.month == 1) else "") for i, p in enumerate(periods)]
-    chart = stacked_bars(columns, series, title_of=title, href_of=href)
+    chart = stacked_bars(columns, series, title_of=title, link_of=link)
     return Revenue(months=result, entities=shown, chart=chart)
-
-
-def _has_invoice_pages() -> bool:
-    return "invoices.index" in current_app.view_functions
 
 
 # --------------------------------------------------------------------------- this month
@@ -317,7 +313,7 @@ def usage_source_problems(today: date) -> list[SourceProblem]:
     ).scalar_one_or_none()
     if run is not None and run.orgs_failed:
         href = _link("runs.detail", run.id) or (
-            url_for("runs.index") if "runs.index" in current_app.view_functions else None)
+            url_for("runs.index") if "runs.index" in current_app.view_functions and has_request_context() else None)
         problems.append(SourceProblem(
             "Billing run", f"The last billing run ({run.period}) could not invoice {run.orgs_failed} "
                            f"org{'s' if run.orgs_failed != 1 else ''}: see the run for the reasons.", href))
@@ -326,7 +322,7 @@ def usage_source_problems(today: date) -> list[SourceProblem]:
 
 def _link(endpoint: str, value) -> str | None:
     """The URL of a one-argument endpoint of another domain, when that domain is installed."""
-    if endpoint not in current_app.view_functions:
+    if endpoint not in current_app.view_functions or not has_request_context():
         return None
     for rule in current_app.url_map.iter_rules(endpoint):
         if len(rule.arguments) == 1:
