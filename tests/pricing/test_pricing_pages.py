@@ -65,7 +65,7 @@ def test_saving_the_same_prices_again_records_nothing(admin_client, post, sessio
     assert len(audit_entries(session, "platform_pricing")) == 1
 
 
-@pytest.mark.parametrize("field,value,message", [
+PRICING_RULES = [
     ("tenant_monthly_fee_chf", "-1", "Must not be negative."),
     ("tenant_setup_fee_chf", "abc", "Enter a number"),
     ("tenant_monthly_fee_chf", "49.001", "At most 2 decimal places."),
@@ -83,16 +83,18 @@ def test_saving_the_same_prices_again_records_nothing(admin_client, post, sessio
     ("payment_terms_days", "-1", "Between 0 and 365 days."),
     ("payment_terms_days", "30.5", "whole number of days"),
     ("tenant_monthly_fee_chf", "NaN", "Enter a number"),
-])
-def test_each_rule_is_shown_next_to_its_field_and_nothing_is_saved(admin_client, post, session, field, value,
-                                                                     message):
-    resp = post("/pricing", {**VALID, field: value})
-    assert resp.status_code == 422
-    page = text(resp)
-    errors = _errors_of(page)
-    assert message in errors
-    assert f'id="{field}-error"' in page  # the message belongs to the field
-    assert errors.count("|") == 0, errors  # only that field complains
+]
+
+
+def test_each_rule_is_shown_next_to_its_field_and_nothing_is_saved(admin_client, post, session):
+    for field, value, message in PRICING_RULES:
+        resp = post("/pricing", {**VALID, field: value})
+        assert resp.status_code == 422, (field, value)
+        page = text(resp)
+        errors = _errors_of(page)
+        assert message in errors, (field, value, errors)
+        assert f'id="{field}-error"' in page, (field, value)  # the message belongs to the field
+        assert errors.count("|") == 0, (field, value, errors)  # only that field complains
     assert audit_entries(session, "platform_pricing") == []
     assert session.get(PlatformPricing, 1).tenant_monthly_fee_chf == Decimal("0.00")
 
@@ -147,18 +149,21 @@ def test_removing_a_skill_price_asks_first(admin_client, session):
     assert 'hx-confirm="Remove the price of calendar-sync?' in page
 
 
-@pytest.mark.parametrize("skill_id,price,message", [
+SKILL_RULES = [
     ("web browser", "0.10", "Use letters, digits"),
     ("-leading-dash", "0.10", "Use letters, digits"),
     ("", "0.10", "Required."),
     ("x" * 121, "0.10", "At most 120 characters."),
     ("web-browser", "-0.10", "Must not be negative."),
     ("web-browser", "0.123456", "At most 5 decimal places."),
-])
-def test_skill_price_rules(admin_client, post, session, skill_id, price, message):
-    resp = post("/pricing/skills", {"new-skill_id": skill_id, "new-daily_price_chf": price}, htmx=True)
-    assert resp.status_code == 200  # htmx swaps the table back with the message next to the field
-    assert message in _errors_of(text(resp))
+]
+
+
+def test_skill_price_rules(admin_client, post, session):
+    for skill_id, price, message in SKILL_RULES:
+        resp = post("/pricing/skills", {"new-skill_id": skill_id, "new-daily_price_chf": price}, htmx=True)
+        assert resp.status_code == 200  # htmx swaps the table back with the message next to the field
+        assert message in _errors_of(text(resp)), (skill_id, price)
     assert session.query(SkillPricing).count() == 0
 
 
@@ -192,16 +197,16 @@ def test_finance_reads_the_page_without_forms_or_buttons(finance_client, session
     assert "Remove" not in page and "Add price" not in page
 
 
-@pytest.mark.parametrize("url,data", [
-    ("/pricing", VALID),
-    ("/pricing/skills", {"new-skill_id": "web-browser", "new-daily_price_chf": "0.2"}),
-    ("/pricing/skills/web-browser", {"edit-daily_price_chf": "0.3"}),
-    ("/pricing/skills/web-browser/delete", {}),
-])
-def test_finance_is_refused_every_pricing_change_even_with_a_csrf_token(finance_client, post, session, url, data):
+def test_finance_is_refused_every_pricing_change_even_with_a_csrf_token(finance_client, post, session):
     session.add(SkillPricing(skill_id="web-browser", daily_price_chf=Decimal("0.20")))
     session.flush()
-    resp = post(url, data)  # the token travels as the form field and the header
-    assert resp.status_code == 403
+    for url, data in [
+        ("/pricing", VALID),
+        ("/pricing/skills", {"new-skill_id": "document-rag", "new-daily_price_chf": "0.2"}),
+        ("/pricing/skills/web-browser", {"edit-daily_price_chf": "0.3"}),
+        ("/pricing/skills/web-browser/delete", {}),
+    ]:
+        resp = post(url, data)  # the token travels as the form field and the header
+        assert resp.status_code == 403, url
     assert session.get(SkillPricing, "web-browser").daily_price_chf == Decimal("0.20")
     assert audit_entries(session, "platform_pricing") == []

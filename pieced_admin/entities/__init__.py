@@ -1,0 +1,1 @@
+"""Billing entities: the legal sellers that issue invoices under their own prefix."""

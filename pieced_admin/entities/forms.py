@@ -1,0 +1,72 @@
+"""The billing entity form: identity, structured address, IBAN, invoice prefix, default."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, SelectField, StringField, URLField
+from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
+
+from ..orgs.forms import AddressMixin, _blank_to_none, _Choice, _strip
+
+CURRENCIES = ("CHF",)  # QR-bills and the engine bill in CHF only, for now
+
+
+def _upper(value):
+    value = _strip(value)
+    return value.upper() if isinstance(value, str) else value
+
+
+def _lower(value):
+    value = _strip(value)
+    return value.lower() if isinstance(value, str) else value
+
+
+class EntityForm(AddressMixin, FlaskForm):
+    """A billing entity (`billing_entities`)."""
+
+    code = StringField(
+        "Code",
+        validators=[InputRequired("Required."), Length(max=40, message="At most 40 characters."),
+                    Regexp(r"^[a-z0-9][a-z0-9-]*$", message="Lower-case letters, digits and hyphens, e.g. pieced-ch.")],
+        filters=[_lower], render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+    name = StringField("Legal name", validators=[InputRequired("Required."),
+                                                 Length(max=200, message="At most 200 characters.")],
+                       filters=[_strip])
+    vat_number = StringField("VAT number", validators=[Length(max=40, message="At most 40 characters.")],
+                             filters=[_blank_to_none])
+    iban = StringField("IBAN", validators=[InputRequired("Required: the QR-bill needs the account to pay into.")],
+                       filters=[_strip], render_kw={"autocomplete": "off", "spellcheck": "false"})
+    invoice_prefix = StringField(
+        "Invoice prefix",
+        validators=[InputRequired("Required."),
+                    Regexp(r"^[A-Z0-9]{1,10}$", message="1 to 10 letters or digits, e.g. PC.")],
+        filters=[_upper], render_kw={"autocomplete": "off", "spellcheck": "false", "maxlength": 10},
+    )
+    currency = SelectField("Currency", choices=lambda: [_Choice(c, c) for c in CURRENCIES], default="CHF")
+    is_default = BooleanField("Default entity: bills every org and tenant that names no entity")
+    email = EmailField("Billing e-mail (printed on invoices)",
+                       validators=[Optional(), Length(max=200, message="At most 200 characters."),
+                                   Email("Enter an e-mail address such as billing@pieced.ch.")],
+                       filters=[_blank_to_none])
+    website = URLField("Website", validators=[Optional(), Length(max=200, message="At most 200 characters."),
+                                              Regexp(r"^https?://\S+$", message="Enter a web address such as https://pieced.ch.")],
+                       filters=[_blank_to_none])
+
+    # The QR-bill prints the seller's structured address: postal code and city are needed.
+    postal_code = StringField("Postal code", validators=[InputRequired("Required for the QR-bill."),
+                                                         Length(max=16, message="At most 16 characters.")],
+                              filters=[_blank_to_none])
+    city = StringField("City", validators=[InputRequired("Required for the QR-bill."),
+                                           Length(max=35, message="At most 35 characters.")],
+                       filters=[_blank_to_none])
+
+    def validate_iban(self, field):
+        from ..billing.qr import IbanError, normalise_iban
+
+        try:
+            field.data = normalise_iban(field.data or "")
+        except IbanError as exc:
+            message = str(exc)
+            raise ValidationError(message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")) from None
+
