@@ -53,7 +53,7 @@ class InvoiceNotFoundError(BillingInputError, LookupError):
 __all__ = [
     "BillingInputError", "InvoiceNotFoundError", "UnknownOrgError", "PreviewItem", "IssueResult",
     "preview_invoices", "issue_invoices", "issue_for_orgs", "void_invoice", "mark_paid", "get_invoice",
-    "local_today", "invoice_number",
+    "local_today", "invoice_number", "BatchIssueResult", "issue_batch", "existing_invoices_for_orgs",
 ]
 
 
@@ -373,6 +373,169 @@ def issue_for_orgs(org_ids: Sequence[str], period: Period, **kwargs) -> dict[str
     """Drafts for many orgs at once (the monthly run), loaded in a constant number of queries."""
     loaded = load_facts_for_orgs(org_ids, period, on_usage_error="raise")
     return {org_id: (compute_invoices(facts), ctx) for org_id, (facts, ctx) in loaded.items()}
+
+
+# --------------------------------------------------------------------------- batch issue (the monthly run)
+
+# Renders the PDFs of many new invoices at once; one result per invoice, in order:
+# the PDF bytes, or the exception that stopped that one invoice (the others go on).
+BatchPdfRenderer = Callable[[Sequence[Invoice]], Sequence["bytes | BaseException"]]
+
+
+@dataclass
+class BatchIssueResult:
+    """What issuing a batch of org-months did: per org as `issue_invoices` says it, plus the orgs refused."""
+
+    period: Period
+    results: dict[str, IssueResult] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # org -> why none of its invoices was issued
+
+    @property
+    def issued(self) -> list[Invoice]:
+        return [inv for r in self.results.values() for inv in r.issued]
+
+
+def existing_invoices_for_orgs(org_ids: Sequence[str], period: Period) -> dict[tuple[str, int], Invoice]:
+    """Non-void invoices of these orgs for a month, by (org, entity id): one query per 500 orgs."""
+    found: dict[tuple[str, int], Invoice] = {}
+    ids = list(dict.fromkeys(org_ids))
+    for i in range(0, len(ids), 500):
+        for inv in db.session.execute(
+            sa.select(Invoice).where(
+                Invoice.zitadel_org_id.in_(ids[i:i + 500]),
+                Invoice.period_start == period.first_day,
+                Invoice.status != "void",
+            )
+        ).scalars():
+            found[(inv.zitadel_org_id, inv.billing_entity_id)] = inv
+    return found
+
+
+def _lock_counters(entity_ids: Sequence[int], year: int) -> dict[int, int]:
+    """Lock the (entity, year) counters in entity order (no deadlock between batches); their last numbers."""
+    table = InvoiceNumberCounter.__table__
+    dialect = db.session.get_bind().dialect.name
+    insert = (sa.dialects.postgresql.insert if dialect == "postgresql" else sa.dialects.sqlite.insert)(table)
+    entity_ids = sorted(set(entity_ids))
+    db.session.execute(
+        insert.values([{"billing_entity_id": e, "year": year, "last_number": 0} for e in entity_ids])
+        .on_conflict_do_nothing(index_elements=["billing_entity_id", "year"])
+    )
+    last: dict[int, int] = {}
+    for entity_id in entity_ids:
+        last[entity_id] = db.session.execute(
+            sa.update(table).where(table.c.billing_entity_id == entity_id, table.c.year == year)
+            .values(last_number=table.c.last_number)
+            .returning(table.c.last_number)
+        ).scalar_one()
+    return last
+
+
+def issue_batch(
+    orgs: Sequence[tuple[Sequence[InvoiceDraft], OrgBillingConfig]],
+    period: Period,
+    *,
+    now: datetime | None = None,
+    render_pdfs: BatchPdfRenderer | None = None,
+) -> BatchIssueResult:
+    """Issue the drafts of many orgs for one month in the caller's transaction; flush, don't commit.
+
+    The counters of the entities involved are locked (in entity order) before the
+    existing invoices are looked at, exactly as `issue_drafts` does for one org,
+    then each entity gets a block of consecutive numbers, all PDFs are rendered
+    at once and everything is inserted in a few multi-row statements. An org
+    whose PDF cannot be rendered is left out whole (reported in `failed`) and
+    the numbers are handed out again without it, so the block has no gap; a
+    failure of the batch itself (rolled back by the caller) takes its numbers
+    with it, since the counters move in the same transaction.
+    """
+    result = BatchIssueResult(period=period)
+    issued_at = (now or utcnow()).astimezone(timezone.utc)
+    year = issued_at.astimezone(billing_zone()).year
+    actor, _user_id = current_actor()
+
+    wanted: list[tuple[InvoiceDraft, OrgBillingConfig]] = []
+    for drafts, config in orgs:
+        org_result = result.results.setdefault(config.zitadel_org_id, IssueResult(config.zitadel_org_id, period))
+        for draft in sorted(drafts, key=lambda d: d.billing_entity_id):
+            if draft.org_id != config.zitadel_org_id or draft.period != period:
+                raise ValueError(f"draft of {draft.org_id} {draft.period.key} handed in for "
+                                 f"{config.zitadel_org_id} {period.key}")
+            org_result.warnings.extend(w for w in draft.warnings if w not in org_result.warnings)
+            if draft.net_chf <= 0:
+                org_result.skipped.append(draft)
+            else:
+                wanted.append((draft, config))
+    if not wanted:
+        return result
+
+    entities = _entities_by_id()
+    last = _lock_counters([d.billing_entity_id for d, _ in wanted], year)
+    existing = existing_invoices_for_orgs(list(result.results), period)
+    todo: list[tuple[InvoiceDraft, OrgBillingConfig]] = []
+    for draft, config in wanted:
+        invoice = existing.get((draft.org_id, draft.billing_entity_id))
+        if invoice is not None:
+            result.results[draft.org_id].existing.append(invoice)
+        else:
+            todo.append((draft, config))
+    # Numbers follow the order of the orgs in the batch, per entity.
+    todo.sort(key=lambda item: item[0].billing_entity_id)
+
+    rendered: dict[tuple[str, int, str], bytes] = {}  # (org, entity, number) -> PDF: kept across re-numbering
+    while True:
+        sequence = dict(last)
+        built: list[tuple[Invoice, InvoiceDraft]] = []
+        for draft, config in todo:
+            if draft.org_id in result.failed:
+                continue
+            entity = entities[draft.billing_entity_id]
+            sequence[entity.id] += 1
+            number = invoice_number(entity.invoice_prefix, year, sequence[entity.id])
+            built.append((_build_invoice(draft, number, config, entity, issued_at, actor), draft))
+        if render_pdfs is None or not built:
+            break
+        missing = [inv for inv, _d in built if (inv.zitadel_org_id, inv.billing_entity_id, inv.number) not in rendered]
+        newly_failed = False
+        for invoice, outcome in zip(missing, render_pdfs(missing), strict=True):
+            if isinstance(outcome, BaseException):
+                result.failed.setdefault(invoice.zitadel_org_id, f"PDF of invoice {invoice.number}: {outcome}")
+                newly_failed = True
+            else:
+                rendered[(invoice.zitadel_org_id, invoice.billing_entity_id, invoice.number)] = outcome
+        if not newly_failed:
+            break
+        # An org dropped out: number the rest again (only the invoices whose number moved are rendered again).
+
+    if not built:
+        return result
+    documents: list[tuple[Invoice, bytes]] = []
+    for invoice, draft in built:
+        if render_pdfs is not None:
+            pdf = rendered[(invoice.zitadel_org_id, invoice.billing_entity_id, invoice.number)]
+            invoice.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
+            documents.append((invoice, pdf))
+        db.session.add(invoice)
+        result.results[draft.org_id].issued.append(invoice)
+    db.session.flush()  # invoices and their lines: a few multi-row INSERTs
+    for invoice, pdf in documents:
+        db.session.add(InvoiceDocument(invoice_id=invoice.id, content=pdf, sha256=invoice.pdf_sha256))
+    for invoice, draft in built:
+        record_audit(
+            "invoice.issue", "invoice", invoice.number,
+            after={"org": draft.org_id, "period": period.key, "entity": invoice.entity.code,
+                   "net_chf": invoice.net_chf, "vat_chf": invoice.vat_chf, "total_chf": invoice.total_chf,
+                   "due_date": invoice.due_date, "lines": len(invoice.lines)},
+        )
+    table = InvoiceNumberCounter.__table__
+    for entity_id, value in sorted(sequence.items()):
+        if value != last[entity_id]:
+            db.session.execute(
+                sa.update(table).where(table.c.billing_entity_id == entity_id, table.c.year == year)
+                .values(last_number=value)
+            )
+    db.session.flush()
+    return result
 
 
 # --------------------------------------------------------------------------- void and mark paid
