@@ -246,7 +246,7 @@ def backfill_cr(cr: TenantCR, state: TenantState, *, now: datetime, source: str 
             namespace=cr.namespace or None, litellm_team_id=cr.team_id,
         )
         db.session.add(state.lifecycle)
-        db.session.flush([state.lifecycle])  # events reference it
+        db.session.flush()  # the events reference it
         rec.lifecycle_created = True
     else:
         _fill_lifecycle(cr, state, rec)

@@ -25,13 +25,13 @@ log = logging.getLogger(__name__)
 @bp.get("/tenants")
 def index():
     """Tenants with org, billing entity, state and packages; filter by org and state, search by name."""
-    page = services.list_tenants(
+    listing = services.list_tenants(
         org=request.args.get("org") or None,
         state=request.args.get("state") or None,
         q=request.args.get("q", ""),
         page=request.args.get("page", 1, type=int),
     )
-    return render_page_or_partial("tenants/index.html", "tenants/_list.html", page=page, states=services.STATES)
+    return render_page_or_partial("tenants/index.html", "tenants/_list.html", listing=listing, states=services.STATES)
 
 
 def _render_detail(detail: services.TenantDetail, status: int = 200, **forms):
