@@ -132,3 +132,12 @@ def event(type_: str, obj: dict, event_id: str | None = None) -> dict:
     return {"id": event_id or f"evt_{uuid.uuid4().hex[:20]}", "object": "event", "type": type_,
             "api_version": "2024-06-20", "created": int(time.time()), "livemode": False,
             "data": {"object": obj}, "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None}}
+
+
+def htmx_post(client, url: str, data: dict | None = None):
+    """POST as the partials' htmx buttons do: with the CSRF token the shell hands out, and HX-Request."""
+    import re
+
+    page = client.get("/").get_data(as_text=True)
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+    return client.post(url, data=data or {}, headers={"X-CSRFToken": token, "HX-Request": "true"})

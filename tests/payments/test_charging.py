@@ -24,7 +24,7 @@ from pieced_admin.payments.services import card_orgs_without_payment_method
 
 from .conftest import issue_last_month, make_card_org
 
-pytestmark = [pytest.mark.xdist_group("stripe"), pytest.mark.timeout(60)]
+pytestmark = pytest.mark.xdist_group("stripe")
 
 
 def _card_org_with(localstripe, token: str):

@@ -16,7 +16,7 @@ from pieced_admin.payments.customers import ensure_customer
 
 from .conftest import make_card_org
 
-pytestmark = [pytest.mark.xdist_group("stripe"), pytest.mark.timeout(60)]
+pytestmark = pytest.mark.xdist_group("stripe")
 
 
 def test_ensure_customer_twice_makes_one_customer_and_stores_its_id(on_localstripe, runner):

@@ -149,6 +149,12 @@ class StripeFake:
         """Do the work, then answer only after `seconds` (longer than the client's timeout)."""
         self._faults.append(_Fault(method, re.compile(path), "stall", times, seconds=seconds))
 
+    def client(self):
+        """The official library pointed at this fake (for test set-up, e.g. attaching a card)."""
+        import stripe
+
+        return stripe.StripeClient("sk_test_fake_setup", base_addresses={"api": self.url}, max_network_retries=0)
+
     def add_customer(self, **fields) -> dict:
         """A customer that exists at Stripe already (e.g. created before ids were stored)."""
         with self._lock:
