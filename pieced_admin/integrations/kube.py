@@ -279,8 +279,10 @@ def _status_message(exc: ApiException) -> str:
 class TenantKube:
     """PiecedTenant reads, merge patches and watches through ``CustomObjectsApi``."""
 
-    def __init__(self, settings: KubeSettings, configuration: client.Configuration | None = None):
+    def __init__(self, settings: KubeSettings, configuration: client.Configuration | None = None, *,
+                 page_size: int = LIST_PAGE_SIZE):
         self.settings = settings
+        self.page_size = page_size
         self.configuration = configuration or build_configuration(settings)
         self.host = self.configuration.host
         self._api_client = client.ApiClient(self.configuration)
@@ -352,7 +354,7 @@ class TenantKube:
         token: str | None = None
         resource_version = ""
         while True:
-            kwargs: dict[str, Any] = {"limit": LIST_PAGE_SIZE}
+            kwargs: dict[str, Any] = {"limit": self.page_size}
             if token:
                 kwargs["_continue"] = token
             if s.namespace:
