@@ -1,5 +1,7 @@
 """Believable demo data: two billing entities, six orgs (one abroad), fifteen tenants with
-three months of skill toggles, suspensions and Threema usage, and prices for five skills.
+three months of skill toggles, suspensions and Threema usage, and prices for five skills;
+then the invoices of the last three complete months, most of the older ones paid, a few
+open or overdue, one voided and issued again.
 
 Everything is generated from a fixed seed relative to "today", so two loads on the
 same day produce the same history.
@@ -16,8 +18,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from .audit import acting_as, record_audit
+from .billing.days import Period
 from .extensions import db
 from .models import (
+    AuditLog,
     BillingEntity,
     OrgBillingConfig,
     PlatformPricing,
@@ -97,6 +101,26 @@ TENANTS = [
     ("zuger-admin", "org-zuger-pflege", 50, ["document-rag"], None),
 ]
 DELETED_TENANTS = {"zuger-night": 25}  # tenant -> days before today it was deleted
+
+# What became of each org's invoices, oldest of the three months first:
+# "paid" (by bank transfer, if the payment day has passed), "open" (left unpaid),
+# "void" (voided, then the month issued again and left open), "card" (a card org
+# whose charge found no payment method).
+INVOICE_STORY = {
+    "org-acme": ("paid", "paid", "paid"),
+    "org-bergbahn": ("paid", "open", "open"),
+    "org-helvetia-legal": ("paid", "void", "open"),
+    "org-alpenbank": ("paid", "paid", "open"),
+    "org-isar-robotics": ("open", "paid", "open"),
+    "org-zuger-pflege": ("paid", "paid", "card"),
+}
+# Days from issue to payment, per org (quick and slow payers).
+PAYMENT_DELAY_DAYS = {
+    "org-acme": 6, "org-bergbahn": 17, "org-helvetia-legal": 24, "org-alpenbank": 12,
+    "org-isar-robotics": 38, "org-zuger-pflege": 2,
+}
+PAYMENT_BANKS = ("ZKB", "UBS", "PostFinance", "Raiffeisen", "LLB", "BEKB")
+VOID_REASON = "The customer's purchase order number was missing; reissued with the PO number."
 
 
 def database_is_empty() -> bool:
@@ -212,8 +236,74 @@ def load_demo(today: date | None = None, seed: int = 2026) -> str:
                     usage_rows += 1
                 day += timedelta(days=1)
 
+        db.session.flush()
+        issued, paid, voided = _issue_demo_invoices(today, tz, random.Random(seed + 1))
+
         record_audit("demo.load", "database", None, note=f"demo data as of {today.isoformat()}")
         db.session.commit()
     return (f"{len(ENTITIES)} billing entities, {len(ORGS)} orgs, {len(TENANTS)} tenants, "
             f"{events} skill events, {suspensions} suspension events, {usage_rows} usage rows, "
-            f"{len(SKILL_PRICES)} priced skills")
+            f"{len(SKILL_PRICES)} priced skills, {issued} invoices ({paid} paid, {voided} void)")
+
+
+def _backdate_audit(number: str, action: str, when: datetime) -> None:
+    """Date the audit entry of a demo action when it happened in the story, not when the demo loaded."""
+    db.session.execute(
+        sa.update(AuditLog)
+        .where(AuditLog.object_type == "invoice", AuditLog.object_id == number, AuditLog.action == action)
+        .values(occurred_at=when)
+    )
+
+
+def _issue_demo_invoices(today: date, tz: ZoneInfo, rng: random.Random) -> tuple[int, int, int]:
+    """Issue the last three complete months for every demo org and settle them as INVOICE_STORY says."""
+    from .billing.issuing import issue_invoices, mark_paid, void_invoice
+
+    # "Now" for the payment checks: the first minutes of the demo's today.
+    now = _local(today, 0, 5, tz)
+    last = Period.of(today).previous()
+    periods = [last.previous().previous(), last.previous(), last]
+    issued = paid = voided = 0
+    for month_index, period in enumerate(periods):
+        for org_index, spec in enumerate(ORGS):
+            org_id = spec["zitadel_org_id"]
+            story = INVOICE_STORY[org_id][month_index]
+            # The monthly run issues on the 1st to 3rd of the following month, early in the morning.
+            issue_day = min(today, period.next().first_day + timedelta(days=org_index % 3))
+            issued_at = _local(issue_day, 6, 10 + 7 * org_index, tz)
+            with acting_as("monthly-run"):
+                result = issue_invoices(org_id, period, now=issued_at)
+            for invoice in result.issued:
+                _backdate_audit(invoice.number, "invoice.issue", issued_at)
+            issued += len(result.issued)
+            for invoice in result.issued:
+                if story == "void":
+                    void_day = min(today, issue_day + timedelta(days=4))
+                    void_at = _local(void_day, 10, 20, tz)
+                    with acting_as("admin@pieced.local"):
+                        void_invoice(invoice.number, VOID_REASON, now=void_at)
+                    _backdate_audit(invoice.number, "invoice.void", void_at)
+                    voided += 1
+                    reissued_at = void_at + timedelta(minutes=25)
+                    with acting_as("admin@pieced.local"):
+                        again = issue_invoices(org_id, period, now=reissued_at)
+                    for inv in again.issued:
+                        _backdate_audit(inv.number, "invoice.issue", reissued_at)
+                    issued += len(again.issued)
+                elif story == "card":
+                    invoice.charge_status = "no_payment_method"
+                    invoice.charge_message = "No card on file: the org has not added a payment method yet."
+                elif story == "paid":
+                    paid_on = issue_day + timedelta(days=PAYMENT_DELAY_DAYS[org_id])
+                    if paid_on >= today:
+                        continue  # not paid yet: still open
+                    method = "card" if not spec["pay_by_invoice"] else "bank_transfer"
+                    reference = (f"pi_demo_{invoice.number.replace('-', '').lower()}" if method == "card" else
+                                 f"{rng.choice(PAYMENT_BANKS)} {paid_on:%Y%m%d}-{rng.randint(10000, 99999)}")
+                    with acting_as("finance@pieced.local"):
+                        mark_paid(invoice.number, paid_on=paid_on, reference=reference, method=method, now=now)
+                    _backdate_audit(invoice.number, "invoice.mark_paid",
+                                    datetime.combine(paid_on, time(14, 30), tzinfo=tz).astimezone(timezone.utc))
+                    paid += 1
+    db.session.flush()
+    return issued, paid, voided

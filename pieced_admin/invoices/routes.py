@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 
 from ..auth.access import roles
 from ..auth.oidc import ROLE_ADMIN, ROLE_FINANCE
@@ -52,8 +64,13 @@ def index():
     form = InvoiceFilterForm(request.args)
     page = services.list_invoices(form.to_query(), local_today())
     form.set_entities(page.entities)
-    template = "invoices/_invoice_table.html" if _partial_wanted() else "invoices/index.html"
-    return render_template(template, page=page, form=form, filter_errors=form.errors)
+    if not _partial_wanted():
+        return render_template("invoices/index.html", page=page, form=form, filter_errors=form.errors)
+    response = make_response(render_template("invoices/_invoice_table.html", page=page, form=form,
+                                             filter_errors=form.errors))
+    # The address bar shows the filter without the form's empty fields, so it can be bookmarked as read.
+    response.headers["HX-Push-Url"] = url_for(".index", **page.query.args())
+    return response
 
 
 @bp.get("/invoices.csv")
@@ -149,4 +166,4 @@ def void(number: str):
         db.session.rollback()
         return _render_detail(number, void_form=form, void_error=str(exc), status=422)
     db.session.commit()
-    return _done(invoice.number, f"Invoice {invoice.number} is void. The month can be issued again from the org's page.")
+    return _done(invoice.number, f"Invoice {invoice.number} is void.")
