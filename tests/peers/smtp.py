@@ -8,7 +8,7 @@
 It can be told to misbehave the way real servers do: `fail_data(451)` answers
 the next DATA with a temporary error, `refuse(address, 550)` refuses a
 recipient, `stop()` takes the server down (connection refused). With
-`user`/`password` it requires AUTH LOGIN/PLAIN (no TLS needed here).
+`user`/`password` it requires AUTH (PLAIN or LOGIN; no TLS needed here).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class SmtpSink:
             def authenticator(server, session, envelope, mechanism, auth_data):
                 ok = (getattr(auth_data, "login", b"") == self.user.encode()
                       and getattr(auth_data, "password", b"") == (self.password or "").encode())
-                return AuthResult(success=ok)
+                return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
 
             kwargs = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": False}
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port, **kwargs)

@@ -1,0 +1,1 @@
+"""Payment reminders: the daily job, the invoice page's panel, and sending one by hand."""
