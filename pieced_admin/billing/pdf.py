@@ -168,7 +168,6 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
-log = logging.getLogger(__name__)
 
 
 class PdfRenderError(RuntimeError):
@@ -540,8 +539,6 @@ def html_to_pdf(html: str) -> bytes:
     data = out.getvalue()
     if not data.startswith(b"%PDF"):
         raise PdfRenderError("xhtml2pdf produced no PDF")
-    for message in handler.messages:
-        log.warning("xhtml2pdf: %s", message)
     return data
 
 
