@@ -360,6 +360,16 @@ def _check_chargeable(invoice: Invoice) -> None:
             "mark it paid when the money arrives")
 
 
+def _record_provider_error(invoice_id: int, exc: PaymentProviderError) -> None:
+    """Stripe failed mid-way: say so on the invoice (unless a more precise state was recorded)."""
+    db.session.rollback()
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice.status == "issued" and invoice.charge_status not in ("error", "no_payment_method"):
+        _set_charge(invoice, "error", f"{exc}. Then {CHARGE_AGAIN.format(number=invoice.number)}",
+                    "invoice.charge_error")
+        db.session.commit()
+
+
 def charge_invoice(number: str, *, retry: bool = False) -> ChargeOutcome:
     """Charge an issued card invoice now, at most once (SPEC §6); `retry` makes a new attempt after a decline.
 
@@ -368,30 +378,32 @@ def charge_invoice(number: str, *, retry: bool = False) -> ChargeOutcome:
     """
     invoice = get_invoice(number)
     _check_chargeable(invoice)
-    return _charge(invoice, retry=retry)
+    invoice_id = invoice.id
+    try:
+        return _charge(invoice, retry=retry)
+    except StripeNotConfiguredError:
+        raise
+    except PaymentProviderError as exc:
+        _record_provider_error(invoice_id, exc)
+        raise
 
 
 def charge_new_invoice(invoice: Invoice) -> str:
     """Charge a card invoice just issued and committed; never raises for Stripe: the outcome is recorded and noted."""
     invoice = db.session.get(Invoice, invoice.id)
-    number = invoice.number
+    number, invoice_id = invoice.number, invoice.id
     if invoice.status != "issued" or invoice.charge_status is None:
         return f"{number}: nothing to charge"
     try:
         return _charge(invoice, retry=False).message
     except StripeNotConfiguredError:
         db.session.rollback()
-        invoice = db.session.get(Invoice, invoice.id)
+        invoice = db.session.get(Invoice, invoice_id)
         _set_charge(invoice, "pending", f"{NOT_CONFIGURED}; then {CHARGE_AGAIN.format(number=number)}",
                     "invoice.charge_pending")
         db.session.commit()
         return f"{number}: card org, charge pending ({NOT_CONFIGURED})"
     except PaymentProviderError as exc:
-        db.session.rollback()
-        invoice = db.session.get(Invoice, invoice.id)
-        if invoice.charge_status not in ("error", "no_payment_method"):
-            _set_charge(invoice, "error", f"{exc}. Then {CHARGE_AGAIN.format(number=number)}",
-                        "invoice.charge_error")
-            db.session.commit()
+        _record_provider_error(invoice_id, exc)
         log.warning("charging %s failed: %s", number, exc)
         return f"{number}: card charge not done: {exc}"

@@ -50,7 +50,7 @@ def test_an_error_answered_after_the_create_is_retried_with_the_same_key(on_fake
     [note] = collect_after_issue([invoice])
 
     assert "paid by card" in note
-    assert len(on_fake.created["payment_intent"]) == 1
+    assert len(on_fake.created["payment_intent"]) == 1 and len(on_fake.created["charge"]) == 1
     creates = on_fake.requests_to("POST", PI_CREATE)
     assert len(creates) == 2  # the library's retry ...
     assert {r.idempotency_key for r in creates} == {f"pieced-invoice-{invoice.id}-attempt-1"}  # ... same key
@@ -77,7 +77,7 @@ def test_a_timeout_after_stripe_processed_the_create_makes_no_second_payment(app
     [note] = collect_after_issue([invoice])
 
     assert "paid by card" in note
-    assert len(on_fake.created["payment_intent"]) == 1
+    assert len(on_fake.created["payment_intent"]) == 1 and len(on_fake.created["charge"]) == 1
     assert len(on_fake.requests_to("POST", CONFIRM)) == 1
     assert _reload(invoice).status == "paid"
 
@@ -102,26 +102,48 @@ def test_a_crash_between_create_and_store_reuses_the_key_and_stripe_returns_the_
 
     assert outcome.ok and outcome.payment_intent_id == created
     assert on_fake.created["payment_intent"] == [created]  # Stripe answered the same key with the same one
+    assert len(on_fake.created["charge"]) == 1
     keys = {r.idempotency_key for r in on_fake.requests_to("POST", PI_CREATE)}
     assert keys == {f"pieced-invoice-{invoice.id}-attempt-1"}
     invoice = _reload(invoice)
     assert (invoice.status, invoice.stripe_payment_intent_id, invoice.payment_reference) == ("paid", created, created)
 
 
-def test_a_lost_confirm_answer_is_settled_by_reading_the_payment_back(on_fake):
+@pytest.mark.parametrize("fault", ["answer lost after charging", "refused before charging"])
+def test_a_failed_confirm_is_settled_from_the_stored_payment(on_fake, fault):
     org, invoice = _card_invoice(on_fake)
-    on_fake.drop("POST", CONFIRM, times=3)  # the card is charged, the answer never arrives
+    if fault == "answer lost after charging":
+        on_fake.drop("POST", CONFIRM, times=3)  # the card is charged, the answer never arrives
+    else:
+        on_fake.fail("POST", CONFIRM, 503, times=3)  # Stripe is down: nothing charged yet
 
     [note] = collect_after_issue([invoice])
     assert "card charge not done" in note
     invoice = _reload(invoice)
-    assert invoice.stripe_payment_intent_id is not None and invoice.status == "issued"
+    assert invoice.stripe_payment_intent_id is not None
+    assert (invoice.status, invoice.charge_status) == ("issued", "error")
 
     outcome = charge_invoice(invoice.number)
 
     assert outcome.ok and "paid by card" in outcome.message
     assert len(on_fake.created["payment_intent"]) == 1
+    assert len(on_fake.created["charge"]) == 1  # charged once, whichever way the first confirm failed
     assert _reload(invoice).status == "paid"
+
+
+def test_without_stripe_a_card_invoice_is_issued_and_its_charge_waits(app, on_fake):
+    org = make_card_org()
+    db.session.commit()
+    app.config["STRIPE_API_KEY"] = ""
+    [invoice] = issue_last_month(org.zitadel_org_id).issued
+
+    [note] = collect_after_issue([invoice])
+
+    assert "charge pending (Stripe is not configured" in note
+    invoice = _reload(invoice)
+    assert (invoice.status, invoice.charge_status) == ("issued", "pending")
+    assert "set STRIPE_API_KEY" in invoice.charge_message
+    assert on_fake.requests == []
 
 
 def test_customer_creation_is_idempotent_when_the_answer_is_lost(app, on_fake):

@@ -20,7 +20,8 @@ API and networks do, so the official `stripe` library is tested against it:
 Resources: customers (create, retrieve, update, list, search), payment
 methods (attach the test tokens `pm_card_visa` / `pm_card_chargeCustomerFail`,
 list, detach), PaymentIntents (create, retrieve, confirm, cancel, list) and
-Checkout Sessions (create). `created` counts what was created, by kind;
+Checkout Sessions (create). `created` counts what was created, by kind
+("charge": money taken by a successful confirm);
 `requests` records what was asked.
 """
 
@@ -108,7 +109,7 @@ class StripeFake:
         self.payment_intents: dict[str, dict] = {}
         self.sessions: dict[str, dict] = {}
         self.created: dict[str, list[str]] = {"customer": [], "payment_method": [], "payment_intent": [],
-                                              "checkout.session": []}
+                                              "charge": [], "checkout.session": []}
         self.requests: list[Recorded] = []
         self.search_available = True
         self.search_lag = 0.0
@@ -323,6 +324,7 @@ class StripeFake:
                          payment_intent=self._public(pi))
         pi["status"] = "succeeded"
         pi["latest_charge"] = self._id("ch")
+        self.created["charge"].append(pi["latest_charge"])
         return 200, self._public(pi)
 
     def _create_session(self, p: dict) -> dict:
