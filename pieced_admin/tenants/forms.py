@@ -41,8 +41,9 @@ class EntityForm(FlaskForm):
     entity_id = SelectField("Billed by", choices=[], validate_choice=False,
                             validators=[Regexp(r"^[0-9]*$", message="Choose a billing entity.")])
 
-    def set_choices(self, entities: Sequence[BillingEntity], org_entity: BillingEntity) -> EntityForm:
-        self.entity_id.choices = [("", f"Follow the org ({org_entity.name})")] + [
+    def set_choices(self, entities: Sequence[BillingEntity], org_entity: BillingEntity | None) -> EntityForm:
+        follow = f"Follow the org ({org_entity.name})" if org_entity else "Follow the org"
+        self.entity_id.choices = [("", follow)] + [
             (str(e.id), f"{e.name} ({e.code})") for e in entities
         ]
         return self

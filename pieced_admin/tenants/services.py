@@ -136,6 +136,14 @@ def _state_of(deleted_at, suspension_kind) -> str:
     return "suspended" if suspension_kind == "suspended" else "live"
 
 
+def _default_entity() -> BillingEntity | None:
+    """The default billing entity, or None while no entity exists at all."""
+    try:
+        return default_entity()
+    except LookupError:
+        return None
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -172,7 +180,7 @@ def list_tenants(*, org: str | None = None, state: str | None = None, q: str = "
         stmt.order_by(TenantLifecycle.tenant_name).limit(per_page).offset((page - 1) * per_page)
     ).all()
 
-    fallback = default_entity() if any(e is None for _, _, e, _ in result) else None
+    fallback = _default_entity() if any(e is None for _, _, e, _ in result) else None
     packages = current_packages([t.tenant_name for t, _, _, _ in result])
     rows = [
         TenantRow(
@@ -248,8 +256,8 @@ class Charges:
 class TenantDetail:
     tenant: TenantLifecycle
     org_name: str
-    entity: BillingEntity
-    org_entity: BillingEntity
+    entity: BillingEntity | None
+    org_entity: BillingEntity | None
     state: str
     packages: list[str]
     timeline: list[TimelineEntry]
@@ -394,7 +402,7 @@ def tenant_detail(name: str, *, now: datetime | None = None) -> TenantDetail:
     ).scalar_one_or_none()
     entities = db.session.execute(sa.select(BillingEntity).order_by(BillingEntity.name)).scalars().all()
     by_id = {e.id: e for e in entities}
-    fallback = default_entity()
+    fallback = _default_entity()
     org_entity = by_id.get(config.billing_entity_id) if config and config.billing_entity_id else fallback
     entity = by_id.get(tenant.billing_entity_id) if tenant.billing_entity_id else org_entity
     state = load_states([name]).get(name) or TenantState(name, tenant)
@@ -549,8 +557,8 @@ def move_entity(name: str, entity_id: int | None) -> str:
             sa.select(OrgBillingConfig).filter_by(zitadel_org_id=tenant.zitadel_org_id)
         ).scalar_one_or_none()
         org_entity = (db.session.get(BillingEntity, config.billing_entity_id)
-                      if config is not None and config.billing_entity_id else default_entity())
-        label = f"its org's entity, {org_entity.name} ({org_entity.code})"
+                      if config is not None and config.billing_entity_id else _default_entity())
+        label = f"its org's entity, {org_entity.name} ({org_entity.code})" if org_entity else "its org's entity"
     before = {"billing_entity_id": tenant.billing_entity_id}
     if before["billing_entity_id"] == entity_id:
         return f"{name} is already billed by {label}."

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import calendar
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -24,6 +23,7 @@ from pieced_admin.models import (
 )
 from pieced_admin.models.types import utcnow
 
+from ..sqlcount import count_statements
 from .conftest import tenant, utc
 
 pytestmark = pytest.mark.timeout(60)
@@ -59,20 +59,6 @@ def log(session):
     seed(session, "zurich-bot", org="org-zh", created=utc(2026, 10, 25, 23, 30), entity_id=other.id)
     session.commit()
     return other
-
-
-@contextmanager
-def count_statements():
-    counted = []
-
-    def _count(conn, cursor, statement, *args):
-        counted.append(statement)
-
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", _count)
-    try:
-        yield counted
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", _count)
 
 
 def _rows(html: str) -> list[str]:
@@ -129,7 +115,7 @@ def test_list_statement_count_does_not_grow_with_rows(log, admin_client, session
     with count_statements() as many:
         resp = admin_client.get("/tenants")
     assert len(_rows(resp.get_data(as_text=True))) == 24
-    assert len(many) == len(few), (len(few), len(many))
+    assert many.count == few.count, (few.statements, many.statements)
 
 
 def test_finance_sees_the_pages_without_actions(log, finance_client, app, kube):
@@ -225,7 +211,7 @@ def test_detail_statement_count_does_not_grow_with_events(log, admin_client, ses
     session.commit()
     with count_statements() as many:
         admin_client.get("/tenants/acme-main")
-    assert len(many) == len(few)
+    assert many.count == few.count
 
 
 def test_unknown_tenant_is_404(admin_client, session):
