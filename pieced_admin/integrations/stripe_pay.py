@@ -128,6 +128,10 @@ def _translate(exc: stripe.StripeError, doing: str) -> PaymentProviderError:
         return PaymentProviderError(
             f"Stripe is rate-limiting us while {doing} ({text}); try again in a minute",
             ambiguous=True, status=status, code=code)
+    if isinstance(exc, stripe.APIError) and status is not None and status < 500:
+        return PaymentProviderError(
+            f"Stripe gave an answer we cannot read while {doing} (HTTP {status}): check STRIPE_API_BASE",
+            status=status, code=code)
     if (status is not None and status >= 500) or isinstance(exc, stripe.APIError):
         return PaymentProviderError(
             f"Stripe had an internal error while {doing} ({text}); try again later "

@@ -35,11 +35,10 @@ from ..integrations.stripe_pay import (
     StripeGateway,
     StripeNotConfiguredError,
     StripeNotFoundError,
-    gateway,
 )
 from ..models import ChargeAttempt, Invoice, OrgBillingConfig
 from ..models.types import utcnow
-from .customers import card_is_usable, default_card, ensure_customer, sync_payment_methods
+from .customers import StepGateway, card_is_usable, default_card, ensure_customer, stepped, sync_payment_methods
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +166,7 @@ def _last_attempt(invoice_id: int) -> ChargeAttempt | None:
     ).scalar_one_or_none()
 
 
-def _apply_status(gw: StripeGateway, invoice: Invoice, attempt: ChargeAttempt, pi: dict, *,
+def _apply_status(gw: StepGateway, invoice: Invoice, attempt: ChargeAttempt, pi: dict, *,
                   created: bool = False) -> ChargeOutcome:
     """Record what Stripe says about the attempt's PaymentIntent, confirming it if it never was."""
     status = pi.get("status")
@@ -198,8 +197,8 @@ def _apply_status(gw: StripeGateway, invoice: Invoice, attempt: ChargeAttempt, p
             record_failure(invoice, attempt, text)
             db.session.commit()
         return _outcome(invoice, attempt, False,
-                        f"{number}: Stripe declined the card: {text}. Retry when the card is fixed "
-                        f"(pieced-admin billing charge {number} --retry)", created)
+                        f"{number}: Stripe declined the card: {text.rstrip('.')}. Retry once the card is fixed "
+                        f"(Retry charge, or pieced-admin billing charge {number} --retry)", created)
     if status == "canceled":
         _touch(attempt, "canceled", "canceled at Stripe")
         if _is_current(invoice, attempt) and invoice.status == "issued":
@@ -213,7 +212,7 @@ def _apply_status(gw: StripeGateway, invoice: Invoice, attempt: ChargeAttempt, p
                     created)
 
 
-def _confirm(gw: StripeGateway, invoice: Invoice, attempt: ChargeAttempt, pi: dict, *,
+def _confirm(gw: StepGateway, invoice: Invoice, attempt: ChargeAttempt, pi: dict, *,
              created: bool) -> ChargeOutcome:
     """Confirm off-session (the customer is not present); a decline is recorded, not raised."""
     try:
@@ -224,12 +223,12 @@ def _confirm(gw: StripeGateway, invoice: Invoice, attempt: ChargeAttempt, pi: di
         record_failure(invoice, attempt, text)
         db.session.commit()
         return _outcome(invoice, attempt, False,
-                        f"{invoice.number}: Stripe declined the card: {text}. Retry when the card is fixed "
-                        f"(pieced-admin billing charge {invoice.number} --retry)", created)
+                        f"{invoice.number}: Stripe declined the card: {text.rstrip('.')}. Retry once the card is fixed "
+                        f"(Retry charge, or pieced-admin billing charge {invoice.number} --retry)", created)
     return _apply_status(gw, invoice, attempt, pi, created=created)
 
 
-def _usable_card(gw: StripeGateway, invoice: Invoice):
+def _usable_card(gw: StepGateway, invoice: Invoice):
     config = db.session.execute(
         sa.select(OrgBillingConfig).filter_by(zitadel_org_id=invoice.zitadel_org_id)
     ).scalar_one()
@@ -253,7 +252,7 @@ def _no_card(invoice: Invoice, attempt: ChargeAttempt | None, problem: str) -> C
     return _outcome(invoice, attempt, False, f"{invoice.number}: {problem}")
 
 
-def _create_and_confirm(gw: StripeGateway, invoice: Invoice, attempt: ChargeAttempt, customer_id: str,
+def _create_and_confirm(gw: StepGateway, invoice: Invoice, attempt: ChargeAttempt, customer_id: str,
                         card) -> ChargeOutcome:
     """Create the attempt's PaymentIntent with its key, store its id (committed), then confirm it."""
     try:
@@ -279,7 +278,7 @@ def _create_and_confirm(gw: StripeGateway, invoice: Invoice, attempt: ChargeAtte
     return _apply_status(gw, invoice, attempt, pi, created=True)
 
 
-def _new_attempt(gw: StripeGateway, invoice: Invoice, previous: ChargeAttempt | None) -> ChargeOutcome:
+def _new_attempt(gw: StepGateway, invoice: Invoice, previous: ChargeAttempt | None) -> ChargeOutcome:
     """Record attempt n+1 with its idempotency key (committed) before anything is created at Stripe."""
     customer_id, card, problem = _usable_card(gw, invoice)
     if card is None:
@@ -305,7 +304,7 @@ def _new_attempt(gw: StripeGateway, invoice: Invoice, previous: ChargeAttempt | 
 
 
 def _charge(invoice: Invoice, *, retry: bool, gw: StripeGateway | None = None) -> ChargeOutcome:
-    gw = gw or gateway()
+    gw = stepped(gw)
     number = invoice.number
     last = _last_attempt(invoice.id)
     if last is not None and last.stripe_payment_intent_id:

@@ -31,9 +31,39 @@ from ..models.types import utcnow
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "find_org", "customer_idempotency_key", "ensure_customer", "sync_payment_methods", "create_setup_link",
+    "StepGateway", "stepped", "find_org", "customer_idempotency_key", "ensure_customer", "sync_payment_methods", "create_setup_link",
     "mirror_card", "remove_card", "apply_default_card", "default_card", "card_is_usable",
 ]
+
+
+class StepGateway:
+    """The Stripe gateway, ending the current transaction before every call.
+
+    Nothing is held open across the network: PostgreSQL does not sit idle in
+    a transaction, and SQLite never has to write from a snapshot that a
+    concurrent commit (a webhook) made stale, which it refuses. Every write
+    of the payments services is committed before they talk to Stripe anyway,
+    so the commit only ends a read.
+    """
+
+    def __init__(self, gw: StripeGateway):
+        self._gw = gw
+
+    def __getattr__(self, name: str):
+        method = getattr(self._gw, name)
+
+        def call(*args, **kwargs):
+            db.session.commit()
+            return method(*args, **kwargs)
+
+        return call
+
+
+def stepped(gw: StripeGateway | StepGateway | None) -> StepGateway:
+    """A StepGateway on `gw` (default: the configured Stripe account)."""
+    if isinstance(gw, StepGateway):
+        return gw
+    return StepGateway(gw or gateway())
 
 
 def find_org(org_id: str) -> OrgBillingConfig:
@@ -54,7 +84,7 @@ def customer_idempotency_key(org_id: str) -> str:
 # --------------------------------------------------------------------------- customer
 
 
-def _adopt(gw: StripeGateway, org_id: str) -> dict | None:
+def _adopt(gw: StepGateway, org_id: str) -> dict | None:
     """A customer created for this org before ids were stored (metadata `pieced_org_id`), if any.
 
     Search first; where search is unavailable (404) or failing, page through
@@ -78,11 +108,11 @@ def _adopt(gw: StripeGateway, org_id: str) -> dict | None:
     return found[0]
 
 
-def ensure_customer(config: OrgBillingConfig, gw: StripeGateway | None = None) -> str:
+def ensure_customer(config: OrgBillingConfig, gw: StripeGateway | StepGateway | None = None) -> str:
     """The org's Stripe customer id: the stored one, else adopted or created once and committed at once."""
     if config.stripe_customer_id:
         return config.stripe_customer_id
-    gw = gw or gateway()
+    gw = stepped(gw)
     org_id = config.zitadel_org_id
     adopted = _adopt(gw, org_id)
     if adopted is not None:
@@ -180,9 +210,13 @@ def _default_id(customer: dict) -> str | None:
     return value or None
 
 
-def sync_payment_methods(config: OrgBillingConfig, gw: StripeGateway | None = None) -> list[OrgPaymentMethod]:
-    """Rewrite the org's mirrored cards from Stripe (brand, last4, expiry, default); detached ones go."""
-    gw = gw or gateway()
+def sync_payment_methods(config: OrgBillingConfig,
+                         gw: StripeGateway | StepGateway | None = None) -> list[OrgPaymentMethod]:
+    """Rewrite the org's mirrored cards from Stripe (brand, last4, expiry, default); detached ones go.
+
+    Commits what is pending before each Stripe call (see StepGateway); the mirror is flushed, the caller commits.
+    """
+    gw = stepped(gw)
     customer_id = ensure_customer(config, gw)
     customer = gw.retrieve_customer(customer_id)
     if customer.get("deleted"):
@@ -227,9 +261,10 @@ def default_card(rows: list[OrgPaymentMethod]) -> OrgPaymentMethod | None:
 # --------------------------------------------------------------------------- card setup link
 
 
-def create_setup_link(config: OrgBillingConfig, base_url: str, gw: StripeGateway | None = None) -> str:
+def create_setup_link(config: OrgBillingConfig, base_url: str,
+                      gw: StripeGateway | StepGateway | None = None) -> str:
     """A Stripe Checkout link (mode=setup) where the org's card holder saves a card for later charges."""
-    gw = gw or gateway()
+    gw = stepped(gw)
     customer_id = ensure_customer(config, gw)
     org_id = config.zitadel_org_id
     base = base_url.rstrip("/")

@@ -150,6 +150,25 @@ HANDLERS: dict[str, Callable[[dict], str]] = {
 # --------------------------------------------------------------------------- entry point
 
 
+def _store_once(event_id: str, event_type: str, payload: dict) -> bool:
+    """Insert the event unless its id is stored already; False for a replay.
+
+    The insert is the transaction's first statement: a concurrent delivery of
+    the same event waits for it (and then finds the id), and on SQLite the
+    write lock is held before anything is read.
+    """
+    table = StripeEvent.__table__
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    inserted = db.session.execute(
+        insert(table).values(id=event_id, type=event_type, payload=payload)
+        .on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+    ).scalar_one_or_none()
+    return inserted is not None
+
+
 def handle_webhook(payload: bytes, signature: str | None) -> WebhookResult:
     """Verify, store once and handle one delivery; flushes, the caller commits (one transaction)."""
     secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
@@ -162,11 +181,9 @@ def handle_webhook(payload: bytes, signature: str | None) -> WebhookResult:
         return WebhookResult(400, {"error": f"invalid Stripe webhook: {exc}"})
 
     event_id, event_type = event["id"], event["type"]
-    if db.session.get(StripeEvent, event_id) is not None:
+    if not _store_once(event_id, event_type, event):
         return WebhookResult(200, {"received": event_id, "outcome": "duplicate: already handled"})
-    stored = StripeEvent(id=event_id, type=event_type, payload=event)
-    db.session.add(stored)
-    db.session.flush()
+    stored = db.session.get(StripeEvent, event_id)
 
     handler = HANDLERS.get(event_type)
     obj = ((event.get("data") or {}).get("object")) or {}
