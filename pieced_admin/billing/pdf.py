@@ -11,6 +11,11 @@ the QR-bill sits in a static frame at the foot of the last page only
 as the QR-bill that cannot be split, so on the last page nothing runs under
 the payment part; when the totals leave no room for it, that block, with the
 payment instructions, moves to a page of its own.
+
+Page numbers and that last-page frame make xhtml2pdf lay a document out twice,
+so render_invoice_pdf() and render_reminder_pdf() first try a short document
+as a single page laid out once (see _one_page_pdf), and fall back to the
+general layout when it does not fit.
 """
 
 from __future__ import annotations
@@ -277,10 +282,8 @@ def _base_context(invoice, lang: str, for_pdf: bool) -> dict:
     customer = invoice.customer_snapshot or {}
     home = (entity.get("country") or "CH").upper()
     entity_lines = _address_lines(entity, lang, home)
-    if home:
-        entity_lines_full = entity_lines + ([_country_name(home, lang)] if entity_lines else [])
-    else:  # pragma: no cover - an entity always has a country
-        entity_lines_full = entity_lines
+    # The letterhead names the seller's country: many customers read it from abroad.
+    entity_lines_full = entity_lines + ([_country_name(home, lang)] if entity_lines else [])
     contact = [x for x in (entity.get("email"), entity.get("website")) if x]
     sender_line = " · ".join(x for x in [entity.get("name"), *entity_lines] if x)
     before, rest = t["page"].split("{page}")
