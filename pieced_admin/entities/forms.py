@@ -45,7 +45,7 @@ class EntityForm(AddressMixin, FlaskForm):
     )
     currency = SelectField("Currency", choices=lambda: [_Choice(c, c) for c in CURRENCIES], default="CHF")
     is_default = BooleanField("Default entity: bills every org and tenant that names no entity")
-    email = EmailField("Billing e-mail (printed on invoices)",
+    email = EmailField("Billing e-mail",
                        validators=[Optional(), Length(max=200, message="At most 200 characters."),
                                    Email("Enter an e-mail address such as billing@pieced.ch.")],
                        filters=[_blank_to_none])

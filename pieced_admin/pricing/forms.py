@@ -122,20 +122,20 @@ def _money(label: str, *, maximum: Decimal = MONEY_MAX, places: int = 2, display
 class PricingForm(FlaskForm):
     """The platform pricing row; field names are the `platform_pricing` columns."""
 
-    tenant_monthly_fee_chf = _money("Monthly fee per tenant (CHF)")
-    tenant_setup_fee_chf = _money("Setup fee per new tenant (CHF)")
-    threema_message_chf = _money("Price per Threema message (CHF)", maximum=UNIT_PRICE_MAX, places=5,
+    tenant_monthly_fee_chf = _money("Monthly fee (CHF)")
+    tenant_setup_fee_chf = _money("Setup fee (CHF)")
+    threema_message_chf = _money("Threema message (CHF)", maximum=UNIT_PRICE_MAX, places=5,
                                  display=fmt_price)
     llm_usd_to_chf = SwissDecimalField(
-        "LLM exchange rate (CHF per USD)",
+        "LLM rate (CHF per USD)",
         validators=[InputRequired("Required."), at_most_places(5),
                     in_range(maximum=UNIT_PRICE_MAX, message=f"At most {fmt_price(UNIT_PRICE_MAX)}.")],
     )
     llm_markup_pct = _money("LLM markup (%)", maximum=PERCENT_MAX)
-    vat_rate_chli = _money("VAT rate for Switzerland and Liechtenstein (%)", maximum=Decimal("100"),
+    vat_rate_chli = _money("VAT rate CH/LI (%)", maximum=Decimal("100"),
                            message="Between 0 and 100 %.")
     payment_terms_days = WholeDaysField(
-        "Default payment terms (days)",
+        "Payment terms (days)",
         validators=[InputRequired("Required."), in_range(0, 365, "Between 0 and 365 days.")],
         render_kw={"inputmode": "numeric", "autocomplete": "off"},
     )
