@@ -186,6 +186,8 @@ def test_finance_reads_entities_without_forms(finance_client, session):
     seeded = _entities(session)["pieced"]
     index = text(finance_client.get("/entities"))
     assert "PieCed" in index and "New entity" not in index
+    new = finance_client.get("/entities/new")
+    assert new.status_code == 200 and "Only platform admins create billing entities" in text(new)
     detail = finance_client.get(f"/entities/{seeded.id}")
     assert detail.status_code == 200
     assert 'name="iban"' not in text(detail) and "Save entity" not in text(detail)
