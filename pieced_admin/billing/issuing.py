@@ -384,7 +384,12 @@ BatchPdfRenderer = Callable[[Sequence[Invoice]], Sequence["bytes | BaseException
 
 @dataclass
 class BatchIssueResult:
-    """What issuing a batch of org-months did: per org as `issue_invoices` says it, plus the orgs refused."""
+    """What issuing a batch of org-months did: per org as `issue_invoices` says it, plus the orgs refused.
+
+    The invoices issued now are the objects as built, with their ids, lines and
+    PDF hash set but not attached to the session (they were inserted in bulk);
+    `db.session.get(Invoice, invoice.id)` loads one when the ORM is needed.
+    """
 
     period: Period
     results: dict[str, IssueResult] = field(default_factory=dict)
@@ -411,11 +416,14 @@ def existing_invoices_for_orgs(org_ids: Sequence[str], period: Period) -> dict[t
     return found
 
 
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
 def _lock_counters(entity_ids: Sequence[int], year: int) -> dict[int, int]:
     """Lock the (entity, year) counters in entity order (no deadlock between batches); their last numbers."""
     table = InvoiceNumberCounter.__table__
-    dialect = db.session.get_bind().dialect.name
-    insert = (sa.dialects.postgresql.insert if dialect == "postgresql" else sa.dialects.sqlite.insert)(table)
+    insert = (sa.dialects.postgresql.insert if _dialect() == "postgresql" else sa.dialects.sqlite.insert)(table)
     entity_ids = sorted(set(entity_ids))
     db.session.execute(
         insert.values([{"billing_entity_id": e, "year": year, "last_number": 0} for e in entity_ids])
@@ -443,7 +451,8 @@ def issue_batch(
     The counters of the entities involved are locked (in entity order) before the
     existing invoices are looked at, exactly as `issue_drafts` does for one org,
     then each entity gets a block of consecutive numbers, all PDFs are rendered
-    at once and everything is inserted in a few multi-row statements. An org
+    at once and everything is inserted in a constant number of statements
+    (`_insert_issued`: COPY on PostgreSQL). An org
     whose PDF cannot be rendered is left out whole (reported in `failed`) and
     the numbers are handed out again without it, so the block has no gap; a
     failure of the batch itself (rolled back by the caller) takes its numbers
@@ -470,6 +479,8 @@ def issue_batch(
         return result
 
     entities = _entities_by_id()
+    # Held for the whole batch so `payment_terms` finds it in the identity map instead of asking per invoice.
+    pricing = db.session.get(PlatformPricing, 1)  # noqa: F841
     last = _lock_counters([d.billing_entity_id for d, _ in wanted], year)
     existing = existing_invoices_for_orgs(list(result.results), period)
     todo: list[tuple[InvoiceDraft, OrgBillingConfig]] = []
@@ -509,18 +520,16 @@ def issue_batch(
 
     if not built:
         return result
+    invoices = [invoice for invoice, _draft in built]
     documents: list[tuple[Invoice, bytes]] = []
-    for invoice, draft in built:
-        if render_pdfs is not None:
+    if render_pdfs is not None:
+        for invoice in invoices:
             pdf = rendered[(invoice.zitadel_org_id, invoice.billing_entity_id, invoice.number)]
             invoice.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
             documents.append((invoice, pdf))
-        db.session.add(invoice)
-        result.results[draft.org_id].issued.append(invoice)
-    db.session.flush()  # invoices and their lines: a few multi-row INSERTs
-    for invoice, pdf in documents:
-        db.session.add(InvoiceDocument(invoice_id=invoice.id, content=pdf, sha256=invoice.pdf_sha256))
+    _insert_issued(invoices, documents)
     for invoice, draft in built:
+        result.results[draft.org_id].issued.append(invoice)
         record_audit(
             "invoice.issue", "invoice", invoice.number,
             after={"org": draft.org_id, "period": period.key, "entity": invoice.entity.code,
@@ -536,6 +545,70 @@ def issue_batch(
             )
     db.session.flush()
     return result
+
+
+_LINE_COLUMNS = ("invoice_id", "tenant_name", "kind", "skill_id", "description", "quantity", "unit_price_chf",
+                 "amount_chf", "position")
+
+
+def _copy_rows(table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """PostgreSQL COPY … FROM STDIN in the session's transaction (statement listeners see it like any other)."""
+    connection = db.session.connection()
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    with connection.connection.driver_connection.cursor() as cursor:
+        connection.dispatch.before_cursor_execute(connection, cursor, sql, (), None, True)
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def _insert_issued(invoices: Sequence[Invoice], documents: Sequence[tuple[Invoice, bytes]]) -> None:
+    """Insert new invoices, their lines and PDFs in a constant number of statements; sets each invoice's id.
+
+    The ORM is bypassed (tens of thousands of line objects would cost more than
+    the database does): the invoices stay as built, not attached to the session.
+    PostgreSQL takes ids from the sequence in one statement and the rows by COPY;
+    other databases take multi-row INSERTs.
+    """
+    mapper = sa.inspect(Invoice)
+    attrs = [(a.key, a.columns[0]) for a in mapper.column_attrs if a.key != "id"]
+    # Leave out server-defaulted columns nobody set, so the database fills them.
+    attrs = [(key, col) for key, col in attrs
+             if col.server_default is None or any(getattr(inv, key) is not None for inv in invoices)]
+    table = Invoice.__table__
+    if _dialect() == "postgresql":
+        from psycopg.types.json import Json
+
+        ids = db.session.execute(
+            sa.text("SELECT nextval(pg_get_serial_sequence('invoices', 'id')) FROM generate_series(1, :n)"),
+            {"n": len(invoices)},
+        ).scalars().all()
+        for invoice, invoice_id in zip(invoices, sorted(ids), strict=True):
+            invoice.id = invoice_id
+
+        def value(col, v):
+            return Json(v) if v is not None and isinstance(col.type, sa.JSON) else v
+
+        _copy_rows("invoices", ["id", *(col.name for _k, col in attrs)],
+                   [(inv.id, *(value(col, getattr(inv, key)) for key, col in attrs)) for inv in invoices])
+        _copy_rows("invoice_lines", _LINE_COLUMNS,
+                   [(inv.id, *(getattr(line, c) for c in _LINE_COLUMNS[1:])) for inv in invoices for line in inv.lines])
+        if documents:
+            _copy_rows("invoice_documents", ("invoice_id", "content", "sha256"),
+                       [(inv.id, pdf, inv.pdf_sha256) for inv, pdf in documents])
+        return
+    ids = db.session.execute(
+        sa.insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [{col.key: getattr(inv, key) for key, col in attrs} for inv in invoices],
+    ).scalars().all()
+    for invoice, invoice_id in zip(invoices, ids, strict=True):
+        invoice.id = invoice_id
+    db.session.execute(sa.insert(InvoiceLine.__table__), [
+        {"invoice_id": inv.id, **{c: getattr(line, c) for c in _LINE_COLUMNS[1:]}}
+        for inv in invoices for line in inv.lines])
+    if documents:
+        db.session.execute(sa.insert(InvoiceDocument.__table__),
+                           [{"invoice_id": inv.id, "content": pdf, "sha256": inv.pdf_sha256} for inv, pdf in documents])
 
 
 # --------------------------------------------------------------------------- void and mark paid

@@ -691,26 +691,26 @@ def run_monthly(
     """
     actor = started_by or current_actor()[0]
     with acting_as(actor):
-        run = _open_run(period, shard, dry_run, run_id, actor)
-        report = RunReport(run_id=run.id, period=period, shard=shard, dry_run=dry_run)
-        with _holding_run_lock(run.id):
+        run_id = _open_run(period, shard, dry_run, run_id, actor).id  # read once: commits expire the object
+        report = RunReport(run_id=run_id, period=period, shard=shard, dry_run=dry_run)
+        with _holding_run_lock(run_id):
             org_ids = orgs_for_run(shard)
             table = BillingRun.__table__
-            db.session.execute(sa.update(table).where(table.c.id == run.id).values(orgs_total=len(org_ids)))
+            db.session.execute(sa.update(table).where(table.c.id == run_id).values(orgs_total=len(org_ids)))
             db.session.commit()
             if on_start:
-                on_start(run.id, len(org_ids))
+                on_start(run_id, len(org_ids))
             renderer = PdfRenderPool(pdf_workers) if render_pdfs and not dry_run else None
             size = _batch_size(renderer, batch_size)
             failures: list[dict] = []
             try:
                 for start in range(0, len(org_ids), size):
                     batch = org_ids[start:start + size]
-                    reports = _process_batch(batch, period, dry_run=dry_run, run_id=run.id, renderer=renderer,
+                    reports = _process_batch(batch, period, dry_run=dry_run, run_id=run_id, renderer=renderer,
                                              send_mail=send_mail, collect=collect, now=now)
                     report.orgs.extend(reports)
                     failures.extend(r.as_json() for r in reports if r.failed)
-                    _record_progress(run.id, reports, failures)
+                    _record_progress(run_id, reports, failures)
                     for r in reports:
                         if on_org:
                             on_org(r)
@@ -718,7 +718,7 @@ def run_monthly(
                 db.session.rollback()
                 report.status = "interrupted"
                 with contextlib.suppress(Exception):
-                    db.session.execute(sa.update(table).where(table.c.id == run.id).values(
+                    db.session.execute(sa.update(table).where(table.c.id == run_id).values(
                         status="interrupted", finished_at=utcnow(),
                         summary=[*failures, {"org": None, "status": "interrupted",
                                              "errors": [f"{type(exc).__name__}: {exc}"]}]))
@@ -728,7 +728,7 @@ def run_monthly(
                 if renderer is not None:
                     renderer.close()
             report.status = "done_with_errors" if report.failed else "done"
-            db.session.execute(sa.update(table).where(table.c.id == run.id).values(
+            db.session.execute(sa.update(table).where(table.c.id == run_id).values(
                 status=report.status, finished_at=utcnow(), summary=[r.as_json() for r in report.orgs]))
             db.session.commit()
     return report
