@@ -302,6 +302,16 @@ def main() -> int:
             cookie_session.get(base + "/", timeout=120).raise_for_status()
             single.append(time.perf_counter() - started)
         print(f"dashboard alone (no concurrency), median of 5: {statistics.median(single) * 1000:.0f} ms")
+        started = time.perf_counter()
+        export = cookie_session.get(base + "/invoices.csv", timeout=600, stream=True)
+        export.raise_for_status()
+        first_byte = time.perf_counter() - started
+        size = lines = 0
+        for chunk in export.iter_content(65536):
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+        print(f"CSV export of every invoice: {lines - 1:,} rows, {size / 1e6:.1f} MB, first byte after "
+              f"{first_byte * 1000:.0f} ms, complete after {time.perf_counter() - started:.1f} s")
         return 0
     finally:
         if server is not None:

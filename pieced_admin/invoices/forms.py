@@ -55,7 +55,7 @@ class InvoiceFilterForm(Form):
                          render_kw={"type": "month", "placeholder": "YYYY-MM"})
     charge = SelectField("Card charge", choices=_choices([("", "Any"), *CHARGE_FILTERS.items()]), default="")
     q = SearchField("Search", filters=[_strip], validators=[Length(max=100)],
-                    render_kw={"placeholder": "Number or org", "autocomplete": "off"})
+                    render_kw={"placeholder": "Number, org", "autocomplete": "off"})
     sort = SelectField("Sort by", choices=_choices(SORTS.items()), default="issued")
     dir = SelectField("Order", choices=_choices([("desc", "Descending"), ("asc", "Ascending")]), default="desc")
     page = HiddenField(default="1")
