@@ -48,7 +48,6 @@ def backfill_cmd(as_json: bool) -> None:
               help="Length of each watch request; the loop checks for SIGTERM between them.")
 def watch_cmd(timeout_seconds: int) -> None:
     """Follow PiecedTenant changes into the event log until SIGTERM or Ctrl-C."""
-    from ..integrations.kube import KubeNotConfigured
     from ..tenants.watch import TenantWatcher
 
     app = current_app._get_current_object()
@@ -63,7 +62,7 @@ def watch_cmd(timeout_seconds: int) -> None:
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         watcher.run(stop)
-    except KubeNotConfigured as exc:
+    except KubeError as exc:  # not configured, or the configuration cannot be loaded
         raise OutsideSystemError(str(exc)) from None
     finally:
         for sig, handler in previous.items():

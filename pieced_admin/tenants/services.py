@@ -406,13 +406,12 @@ def tenant_detail(name: str, *, now: datetime | None = None) -> TenantDetail:
     org_entity = by_id.get(config.billing_entity_id) if config and config.billing_entity_id else fallback
     entity = by_id.get(tenant.billing_entity_id) if tenant.billing_entity_id else org_entity
     state = load_states([name]).get(name) or TenantState(name, tenant)
-    last_suspension = state.suspended
     return TenantDetail(
         tenant=tenant,
         org_name=(config.display_name if config and config.display_name else tenant.zitadel_org_id),
         entity=entity,
         org_entity=org_entity,
-        state=_state_of(tenant.deleted_at, "suspended" if last_suspension else None),
+        state=_state_of(tenant.deleted_at, "suspended" if state.suspended else None),
         packages=sorted(state.packages),
         timeline=_timeline(tenant),
         entities=list(entities),
