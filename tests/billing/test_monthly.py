@@ -300,3 +300,41 @@ def test_a_run_killed_in_the_middle_leaves_no_gap_and_no_duplicate(fresh_db):
             assert killed.status == "interrupted"  # its lock died with it: the next run marked it
             db.session.remove()
         assert {m["Subject"].split()[1] for m in sink.messages} == {n for _o, _e, n in final}
+
+
+# --------------------------------------------------------------------------- both databases
+
+
+def test_the_run_stores_what_issuing_by_hand_would(app, session, runner):
+    """The batch path (COPY on PostgreSQL, multi-row INSERTs on SQLite) stores complete, consistent invoices."""
+    from pieced_admin.billing.issuing import preview_invoices
+    from pieced_admin.billing.serialize import invoice_json
+
+    seed(app, ["org-a", "org-b"], split_org="org-b")
+    previews = {(p.draft.org_id, p.entity.code): p.draft for o in ("org-a", "org-b")
+                for p in preview_invoices(o, OCTOBER)}
+    session.rollback()
+    with SmtpSink() as sink:
+        app.config.update(sink.config())
+        result = runner.invoke(args=["billing", "run-monthly", "--month", "2026-10"])
+        assert result.exit_code == 0, result.output
+        assert len(sink.messages) == 3
+    session.expire_all()
+    issued = session.execute(sa.select(Invoice).order_by(Invoice.number)).scalars().all()
+    assert [(i.number, i.zitadel_org_id, i.entity.code) for i in issued] == [
+        ("PC-2026-0001", "org-a", "pieced"), ("PC-2026-0002", "org-b", "pieced"),
+        ("PS-2026-0001", "org-b", "pieced-services")]
+    for invoice in issued:
+        draft = previews[(invoice.zitadel_org_id, invoice.entity.code)]
+        # 49.00 net, VAT round(49.00 × 8.1 %) = 3.97, total 52.97
+        assert (invoice.net_chf, invoice.vat_chf, invoice.total_chf) == (draft.net_chf, draft.vat_chf, draft.total_chf)
+        assert [(line.kind, line.quantity, line.amount_chf, line.position) for line in invoice.lines] == [
+            (line.kind, line.quantity, line.amount_chf, line.position) for line in draft.lines]
+        assert invoice.customer_snapshot["billing_email"] == f"billing@{invoice.zitadel_org_id}.example"
+        assert invoice.entity_snapshot["iban"] and invoice.issued_by and invoice.status == "issued"
+        assert invoice.issued_at.tzinfo is not None and invoice.due_date > invoice.issued_at.date()
+        document = session.get(InvoiceDocument, invoice.id)
+        assert hashlib.sha256(document.content).hexdigest() == invoice.pdf_sha256
+        assert invoice_json(invoice)["total_chf"] == "52.97"
+    audit = session.execute(sa.select(AuditLog.object_id).filter_by(action="invoice.issue")).scalars().all()
+    assert sorted(audit) == [i.number for i in issued]
