@@ -89,10 +89,11 @@ def callback():
     user.last_login_at = utcnow()
     db.session.commit()
 
-    session.clear()
+    target = _safe_next(session.get("login_next") or request.args.get("next"))
+    session.clear()  # a fresh session at sign-in (no fixation)
     session["id_token"] = token.get("id_token")
     login_user(user)
-    return redirect(_safe_next(session.pop("login_next", None) or request.args.get("next")))
+    return redirect(target)
 
 
 @bp.post("/logout")
