@@ -14,9 +14,11 @@ or refused connection :class:`KubeUnreachable` (reconnect).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -288,6 +290,8 @@ class TenantKube:
         self._api_client = client.ApiClient(self.configuration)
         self.api = client.CustomObjectsApi(self._api_client)
         self._watch: watch.Watch | None = None
+        self._watch_response = None  # the open watch response, to cut it from another thread
+        self._stopping = False
         self.watch_resource_version: str | None = None
 
     @classmethod
@@ -395,6 +399,8 @@ class TenantKube:
         """
         group, version = self._crd()
         s = self.settings
+        if self._stopping:
+            return
         w = watch.Watch()
         self._watch = w
         self.watch_resource_version = resource_version
@@ -407,20 +413,48 @@ class TenantKube:
             "_request_timeout": (CONNECT_TIMEOUT, int(timeout_seconds) + 15),
         }
         if s.namespace:
-            args = (self.api.list_namespaced_custom_object, group, version, s.namespace, s.plural)
+            lister, args = self.api.list_namespaced_custom_object, (group, version, s.namespace, s.plural)
         else:
-            args = (self.api.list_cluster_custom_object, group, version, s.plural)
+            lister, args = self.api.list_cluster_custom_object, (group, version, s.plural)
+
+        @functools.wraps(lister)
+        def opened(*a, **kw):
+            # Keep the response before looking at the flag, and stop_watch() sets the flag before
+            # looking at the response: a stop arriving while the request is on its way is not lost.
+            response = lister(*a, **kw)
+            self._watch_response = response
+            if self._stopping:
+                _cut(response)
+            return response
+
         try:
-            for event in w.stream(*args, **kwargs):
+            for event in w.stream(opened, *args, **kwargs):
                 self.watch_resource_version = w.resource_version
                 yield event
         except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+            if self._stopping:
+                return
             raise self._translate(exc, f"watch {s.plural}") from exc
         finally:
             self._watch = None
+            self._watch_response = None
 
     def stop_watch(self) -> None:
-        """End the current watch now (safe from a signal handler or another thread)."""
+        """End the current watch now, and refuse later ones (safe from a signal handler or another thread)."""
+        self._stopping = True
         w = self._watch
         if w is not None:
             w.stop()
+        response = self._watch_response
+        if response is not None:
+            _cut(response)
+
+
+def _cut(response) -> None:
+    """Shut the socket of a streaming response down, so a blocked read returns at once."""
+    try:
+        sock = getattr(getattr(response, "connection", None), "sock", None)
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
