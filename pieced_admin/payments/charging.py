@@ -38,7 +38,15 @@ from ..integrations.stripe_pay import (
 )
 from ..models import ChargeAttempt, Invoice, OrgBillingConfig
 from ..models.types import utcnow
-from .customers import StepGateway, card_is_usable, default_card, ensure_customer, stepped, sync_payment_methods
+from .customers import (
+    StepGateway,
+    card_is_usable,
+    claim_write_lock,
+    default_card,
+    ensure_customer,
+    stepped,
+    sync_payment_methods,
+)
 
 log = logging.getLogger(__name__)
 
@@ -362,6 +370,7 @@ def _check_chargeable(invoice: Invoice) -> None:
 def _record_provider_error(invoice_id: int, exc: PaymentProviderError) -> None:
     """Stripe failed mid-way: say so on the invoice (unless a more precise state was recorded)."""
     db.session.rollback()
+    claim_write_lock()
     invoice = db.session.get(Invoice, invoice_id)
     if invoice.status == "issued" and invoice.charge_status not in ("error", "no_payment_method"):
         _set_charge(invoice, "error", f"{exc}. Then {CHARGE_AGAIN.format(number=invoice.number)}",
@@ -397,6 +406,7 @@ def charge_new_invoice(invoice: Invoice) -> str:
         return _charge(invoice, retry=False).message
     except StripeNotConfiguredError:
         db.session.rollback()
+        claim_write_lock()
         invoice = db.session.get(Invoice, invoice_id)
         _set_charge(invoice, "pending", f"{NOT_CONFIGURED}; then {CHARGE_AGAIN.format(number=number)}",
                     "invoice.charge_pending")

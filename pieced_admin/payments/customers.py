@@ -31,19 +31,30 @@ from ..models.types import utcnow
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "StepGateway", "stepped", "find_org", "customer_idempotency_key", "ensure_customer", "sync_payment_methods", "create_setup_link",
+    "StepGateway", "stepped", "claim_write_lock", "find_org", "customer_idempotency_key", "ensure_customer", "sync_payment_methods", "create_setup_link",
     "mirror_card", "remove_card", "apply_default_card", "default_card", "card_is_usable",
 ]
 
 
-class StepGateway:
-    """The Stripe gateway, ending the current transaction before every call.
+def claim_write_lock() -> None:
+    """On SQLite, open the transaction with the database write lock, as BEGIN IMMEDIATE would.
 
-    Nothing is held open across the network: PostgreSQL does not sit idle in
-    a transaction, and SQLite never has to write from a snapshot that a
-    concurrent commit (a webhook) made stale, which it refuses. Every write
-    of the payments services is committed before they talk to Stripe anyway,
-    so the commit only ends a read.
+    SQLite refuses a write from a transaction that read before another
+    connection (a webhook) committed; a step that reads and then records what
+    Stripe said therefore takes the lock first (waiting its turn). A no-op on
+    PostgreSQL.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(sa.text("UPDATE stripe_events SET id = id WHERE 1 = 0"))
+
+
+class StepGateway:
+    """The Stripe gateway, with a transaction boundary around every call.
+
+    Before the call the current transaction ends: nothing is held open across
+    the network (PostgreSQL would sit idle in a transaction), and every write
+    of the payments services is committed before they talk to Stripe anyway.
+    After it, the next step starts with the write lock (`claim_write_lock`).
     """
 
     def __init__(self, gw: StripeGateway):
@@ -54,7 +65,10 @@ class StepGateway:
 
         def call(*args, **kwargs):
             db.session.commit()
-            return method(*args, **kwargs)
+            try:
+                return method(*args, **kwargs)
+            finally:
+                claim_write_lock()
 
         return call
 

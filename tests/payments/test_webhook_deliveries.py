@@ -41,17 +41,19 @@ def _event(type_: str, needle: str):
 def test_localstripe_deliveries_are_verified_stored_and_handled(live_server, localstripe):
     app = live_server.app
     app.config.update(stripe_settings(localstripe.url, localstripe.api_key))
-    localstripe.register_webhook("pieced-tests", f"{live_server.url}/stripe/webhook", WEBHOOK_SECRET)
     stripe = localstripe.client()
 
     with app.app_context():
         org = make_card_org()
         db.session.commit()
         org_id = org.zitadel_org_id
-        customer_id = ensure_customer(org)
-        stripe.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": customer_id})
+        # Issued before deliveries start: on SQLite, issuing reads before it writes, and a webhook
+        # committing in between makes SQLite refuse its write ("database is locked").
         [invoice] = issue_last_month(org_id).issued
         number = invoice.number
+        localstripe.register_webhook("pieced-tests", f"{live_server.url}/stripe/webhook", WEBHOOK_SECRET)
+        customer_id = ensure_customer(org)
+        stripe.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": customer_id})
         collect_after_issue([invoice])  # declined
 
         failed = _wait_for(lambda: _event("payment_intent.payment_failed", number))
