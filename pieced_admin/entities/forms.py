@@ -6,18 +6,18 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField, URLField
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
 
-from ..orgs.forms import AddressMixin, _blank_to_none, _Choice, _strip
+from ..orgs.forms import AddressMixin, Choice, blank_to_none, strip_text
 
 CURRENCIES = ("CHF",)  # QR-bills and the engine bill in CHF only, for now
 
 
 def _upper(value):
-    value = _strip(value)
+    value = strip_text(value)
     return value.upper() if isinstance(value, str) else value
 
 
 def _lower(value):
-    value = _strip(value)
+    value = strip_text(value)
     return value.lower() if isinstance(value, str) else value
 
 
@@ -32,34 +32,34 @@ class EntityForm(AddressMixin, FlaskForm):
     )
     name = StringField("Legal name", validators=[InputRequired("Required."),
                                                  Length(max=200, message="At most 200 characters.")],
-                       filters=[_strip])
+                       filters=[strip_text])
     vat_number = StringField("VAT number", validators=[Length(max=40, message="At most 40 characters.")],
-                             filters=[_blank_to_none])
+                             filters=[blank_to_none])
     iban = StringField("IBAN", validators=[InputRequired("Required: the QR-bill needs the account to pay into.")],
-                       filters=[_strip], render_kw={"autocomplete": "off", "spellcheck": "false"})
+                       filters=[strip_text], render_kw={"autocomplete": "off", "spellcheck": "false"})
     invoice_prefix = StringField(
         "Invoice prefix",
         validators=[InputRequired("Required."),
                     Regexp(r"^[A-Z0-9]{1,10}$", message="1 to 10 letters or digits, e.g. PC.")],
         filters=[_upper], render_kw={"autocomplete": "off", "spellcheck": "false", "maxlength": 10},
     )
-    currency = SelectField("Currency", choices=lambda: [_Choice(c, c) for c in CURRENCIES], default="CHF")
+    currency = SelectField("Currency", choices=lambda: [Choice(c, c) for c in CURRENCIES], default="CHF")
     is_default = BooleanField("Default entity: bills every org and tenant that names no entity")
     email = EmailField("Billing e-mail",
                        validators=[Optional(), Length(max=200, message="At most 200 characters."),
                                    Email("Enter an e-mail address such as billing@pieced.ch.")],
-                       filters=[_blank_to_none])
+                       filters=[blank_to_none])
     website = URLField("Website", validators=[Optional(), Length(max=200, message="At most 200 characters."),
                                               Regexp(r"^https?://\S+$", message="Enter a web address such as https://pieced.ch.")],
-                       filters=[_blank_to_none])
+                       filters=[blank_to_none])
 
     # The QR-bill prints the seller's structured address: postal code and city are needed.
     postal_code = StringField("Postal code", validators=[InputRequired("Required for the QR-bill."),
                                                          Length(max=16, message="At most 16 characters.")],
-                              filters=[_blank_to_none])
+                              filters=[blank_to_none])
     city = StringField("City", validators=[InputRequired("Required for the QR-bill."),
                                            Length(max=35, message="At most 35 characters.")],
-                       filters=[_blank_to_none])
+                       filters=[blank_to_none])
 
     def validate_iban(self, field):
         from ..billing.qr import IbanError, normalise_iban

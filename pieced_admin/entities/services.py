@@ -49,15 +49,16 @@ def list_entities() -> list[BillingEntity]:
 
 
 def get_entity(entity_id: int) -> BillingEntity | None:
+    """The entity with this id, or None."""
     return db.session.get(BillingEntity, entity_id)
 
 
 def entity_coverage(entity_ids: list[int] | None = None, shown: int = COVERAGE_SHOWN) -> dict[int, Coverage]:
     """Per entity, the orgs and tenants it bills, in two statements whatever the number of entities or orgs."""
-    from ..orgs.services import _default_entity_id, all_orgs
+    from ..orgs.services import all_orgs, default_entity_id
 
     entities = list_entities()
-    default_id = _default_entity_id(entities)
+    default_id = default_entity_id(entities)
     coverage = {e.id: Coverage() for e in entities if entity_ids is None or e.id in entity_ids}
     if not coverage:
         return coverage

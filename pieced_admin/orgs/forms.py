@@ -13,18 +13,21 @@ from ..billing.days import Period
 from ..pricing.forms import WholeDaysField, in_range
 
 try:  # WTForms 3.3 names select options; older versions take (value, label) tuples
-    from wtforms.fields.choices import SelectChoice as _Choice
+    from wtforms.fields.choices import SelectChoice as Choice
 except ImportError:  # pragma: no cover
-    def _Choice(value, label):  # noqa: N802
+    def Choice(value, label):  # noqa: N802
+        """An option as older WTForms takes it."""
         return (value, label)
 
 
-def _strip(value):
+def strip_text(value):
+    """Form filter: surrounding spaces removed."""
     return value.strip() if isinstance(value, str) else value
 
 
-def _blank_to_none(value):
-    value = _strip(value)
+def blank_to_none(value):
+    """Form filter: an empty or blank text is stored as NULL."""
+    value = strip_text(value)
     return value or None
 
 
@@ -38,7 +41,7 @@ def _countries() -> tuple[tuple[str, str], ...]:
 
 def country_choices() -> list:
     """Every country as an option (ISO 3166 alpha-2, name), Switzerland and Liechtenstein first."""
-    return [_Choice(code, f"{name} ({code})") for code, name in _countries()]
+    return [Choice(code, f"{name} ({code})") for code, name in _countries()]
 
 
 def _entity_id(value):
@@ -51,13 +54,13 @@ class AddressMixin:
     """A structured postal address, as the QR-bill needs it (lengths of the Swiss standard)."""
 
     street = StringField("Street", validators=[Length(max=70, message="At most 70 characters.")],
-                         filters=[_blank_to_none], render_kw={"autocomplete": "address-line1"})
+                         filters=[blank_to_none], render_kw={"autocomplete": "address-line1"})
     building_number = StringField("Building number", validators=[Length(max=16, message="At most 16 characters.")],
-                                  filters=[_blank_to_none])
+                                  filters=[blank_to_none])
     postal_code = StringField("Postal code", validators=[Length(max=16, message="At most 16 characters.")],
-                              filters=[_blank_to_none], render_kw={"autocomplete": "postal-code"})
+                              filters=[blank_to_none], render_kw={"autocomplete": "postal-code"})
     city = StringField("City", validators=[Length(max=35, message="At most 35 characters.")],
-                       filters=[_blank_to_none], render_kw={"autocomplete": "address-level2"})
+                       filters=[blank_to_none], render_kw={"autocomplete": "address-level2"})
     country = SelectField("Country", choices=country_choices, default="CH",
                           validators=[InputRequired("Choose a country.")])
 
@@ -66,16 +69,16 @@ class OrgConfigForm(AddressMixin, FlaskForm):
     """An org's billing configuration (`org_billing_config`)."""
 
     display_name = StringField("Display name", validators=[Length(max=200, message="At most 200 characters.")],
-                               filters=[_blank_to_none])
+                               filters=[blank_to_none])
     billing_email = EmailField(
         "Billing e-mail",
         validators=[Optional(), Length(max=254, message="At most 254 characters."),
                     Email("Enter an e-mail address such as accounts@example.ch.")],
-        filters=[_blank_to_none],
+        filters=[blank_to_none],
     )
     vat_number = StringField("VAT number", validators=[Length(max=40, message="At most 40 characters.")],
-                             filters=[_blank_to_none])
-    language = SelectField("Invoice language", choices=lambda: [_Choice("en", "English"), _Choice("de", "German")],
+                             filters=[blank_to_none])
+    language = SelectField("Invoice language", choices=lambda: [Choice("en", "English"), Choice("de", "German")],
                            default="en")
     payment_terms_days = WholeDaysField(
         "Payment terms (days)",
@@ -89,8 +92,8 @@ class OrgConfigForm(AddressMixin, FlaskForm):
 
     def set_entities(self, entities, default) -> None:
         """Offer the billing entities; empty means the default entity."""
-        self.billing_entity_id.choices = [_Choice("", f"Default entity ({default.name})" if default else "Default entity")]
-        self.billing_entity_id.choices += [_Choice(e.id, f"{e.name} ({e.code})") for e in entities]
+        self.billing_entity_id.choices = [Choice("", f"Default entity ({default.name})" if default else "Default entity")]
+        self.billing_entity_id.choices += [Choice(e.id, f"{e.name} ({e.code})") for e in entities]
 
 
 class MonthForm(FlaskForm):
@@ -99,7 +102,7 @@ class MonthForm(FlaskForm):
     class Meta:
         csrf = False  # a GET for the preview; the POST of issuing is checked by CSRFProtect for every form
 
-    month = StringField("Month", validators=[InputRequired("Choose a month.")], filters=[_strip])
+    month = StringField("Month", validators=[InputRequired("Choose a month.")], filters=[strip_text])
 
     def __init__(self, *args, today=None, must_be_over: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

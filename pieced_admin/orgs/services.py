@@ -141,7 +141,8 @@ def all_orgs():
     return sa.union_all(configured, tenant_only).subquery("orgs")
 
 
-def _default_entity_id(entities) -> int | None:
+def default_entity_id(entities) -> int | None:
+    """The id of the default entity among `entities` (the first one if none is marked), or None."""
     default = next((e for e in entities if e.is_default), None) or (entities[0] if entities else None)
     return default.id if default is not None else None
 
@@ -149,7 +150,7 @@ def _default_entity_id(entities) -> int | None:
 def list_orgs(filters: OrgListFilters, per_page: int = ORG_LIST_PAGE_SIZE) -> OrgListPage:
     """A page of orgs with their open balance, in a fixed number of statements whatever the page size."""
     entities = list(db.session.execute(sa.select(BillingEntity).order_by(BillingEntity.name)).scalars())
-    default_id = _default_entity_id(entities)
+    default_id = default_entity_id(entities)
     orgs = all_orgs()
     effective_entity = sa.func.coalesce(orgs.c.billing_entity_id, default_id)
     name = sa.func.coalesce(orgs.c.display_name, orgs.c.org_id)
@@ -262,7 +263,7 @@ def org_page(org_id: str) -> OrgPage:
         .where(Invoice.zitadel_org_id == org_id)
     ).one()
     entities = list(db.session.execute(sa.select(BillingEntity).order_by(BillingEntity.name)).scalars())
-    default_id = _default_entity_id(entities)
+    default_id = default_entity_id(entities)
     return OrgPage(
         config=config, tenants=tenants, invoices=invoices, invoice_count=count,
         open_chf=Decimal(open_chf).quantize(Decimal("0.01")),

@@ -93,6 +93,7 @@ def at_most_places(places: int):
 
 
 def not_negative(form, field):
+    """Validator: zero or more."""
     if field.data is not None and field.data < 0:
         raise ValidationError("Must not be negative.")
 
