@@ -510,7 +510,11 @@ def issue_batch(
         newly_failed = False
         for invoice, outcome in zip(missing, render_pdfs(missing), strict=True):
             if isinstance(outcome, BaseException):
-                result.failed.setdefault(invoice.zitadel_org_id, f"PDF of invoice {invoice.number}: {outcome}")
+                # The number was only provisional: it goes to the next org, so it is not named.
+                result.failed.setdefault(
+                    invoice.zitadel_org_id,
+                    f"the PDF of its {invoice.entity.code} invoice could not be rendered, so nothing was issued: "
+                    f"{outcome}")
                 newly_failed = True
             else:
                 rendered[(invoice.zitadel_org_id, invoice.billing_entity_id, invoice.number)] = outcome

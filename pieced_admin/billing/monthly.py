@@ -46,7 +46,7 @@ from flask import current_app
 from ..audit import acting_as, current_actor, record_audit
 from ..extensions import db
 from ..integrations.litellm import LiteLLMClient, LiteLLMError
-from ..models import BillingRun, Invoice, InvoiceDocument, InvoiceEmail, OrgBillingConfig
+from ..models import BillingEntity, BillingRun, Invoice, InvoiceDocument, InvoiceEmail, OrgBillingConfig
 from ..models.types import utcnow
 from .days import Period
 from .engine import InvoiceDraft, compute_invoices
@@ -345,10 +345,10 @@ def _with_spend(loaded: dict[str, tuple], period: Period, reports: dict[str, Org
 def _drafts_for(org_ids: Sequence[str], period: Period,
                 reports: dict[str, OrgReport]) -> dict[str, tuple[list[InvoiceDraft], OrgContext]]:
     """Drafts of every org of the batch that could be computed (the others carry their error)."""
-    if _litellm_settings() is not None:
-        url, key, _timeout = _litellm_settings()
+    settings = _litellm_settings()
+    if settings is not None:
         try:
-            LiteLLMClient(url, key).close()
+            LiteLLMClient(settings[0], settings[1]).close()
         except LiteLLMError as exc:  # configured, but unusable (e.g. no API key): nobody can be billed
             for org_id in org_ids:
                 reports[org_id].errors.append(str(exc))
@@ -582,11 +582,7 @@ def _issue_org_batch(batch: Sequence[str], period: Period, *, dry_run: bool, run
 
     if dry_run:
         existing = existing_invoices_for_orgs(list(drafts), period)
-        entities = {}
-        from ..models import BillingEntity
-
-        for entity in db.session.execute(sa.select(BillingEntity)).scalars():
-            entities[entity.id] = entity.code
+        entities = dict(db.session.execute(sa.select(BillingEntity.id, BillingEntity.code)).all())
         for org_id, (org_drafts, _ctx) in drafts.items():
             for d in org_drafts:
                 if d.net_chf <= 0:

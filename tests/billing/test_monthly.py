@@ -14,7 +14,9 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -22,23 +24,25 @@ import sqlalchemy as sa
 from pieced_admin.billing.days import Period
 from pieced_admin.billing.monthly import Shard, previous_month, run_monthly, shard_of
 from pieced_admin.extensions import db
-from pieced_admin.models import AuditLog, BillingEntity, BillingRun, Invoice, InvoiceDocument, InvoiceEmail, InvoiceNumberCounter
+from pieced_admin.models import (
+    AuditLog,
+    BillingEntity,
+    BillingRun,
+    Invoice,
+    InvoiceDocument,
+    InvoiceEmail,
+    InvoiceNumberCounter,
+)
 
-from ..factories import default_entity, make_entity, make_org, make_tenant, set_pricing, zurich
+from ..factories import make_entity, make_org, make_tenant, set_pricing, zurich
 from ..peers.litellm_api import LiteLLMServer
 from ..peers.smtp import SmtpSink
+from ..reminders.data import ready_default_entity
 
 OCTOBER = Period(2026, 10)
+# Invoices are numbered in the year they are issued: the run issues now.
+Y = datetime.now(ZoneInfo("Europe/Zurich")).year
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def ready_default_entity():
-    """The seeded default entity (prefix PC) with what a QR-bill needs: an IBAN and an address."""
-    entity = default_entity()
-    entity.name, entity.iban = "PieCed AG", "CH4431999123000889012"
-    entity.street, entity.building_number, entity.postal_code, entity.city = "Bahnhofstrasse", "10", "8001", "Zürich"
-    db.session.flush()
-    return entity
 
 
 def seed(app, org_ids, *, split_org: str | None = None, manual_org: str | None = "org-manual") -> None:
@@ -74,7 +78,7 @@ def assert_gapless(numbers: list[str]) -> None:
     by_prefix: dict[str, list[int]] = {}
     for n in numbers:
         prefix, year, seq = n.split("-")
-        assert year == "2026" or year.isdigit()
+        assert year == str(Y)
         by_prefix.setdefault(prefix, []).append(int(seq))
     for prefix, seqs in by_prefix.items():
         assert sorted(seqs) == list(range(1, len(seqs) + 1)), (prefix, sorted(seqs))
@@ -157,9 +161,9 @@ def test_run_twice_issues_each_org_month_entity_once_and_emails_each_invoice_onc
         assert first.exit_code == 1, first.output
         issued = invoices(app)
         # org-a → PC-0001, org-b → PC-0002 and PS-0001, org-c → PC-0003: the manual org is not billed.
-        assert [n for _o, _e, n in issued] == ["PC-2026-0001", "PC-2026-0002", "PC-2026-0003", "PS-2026-0001"]
+        assert [n for _o, _e, n in issued] == [f"PC-{Y}-0001", f"PC-{Y}-0002", f"PC-{Y}-0003", f"PS-{Y}-0001"]
         assert {o for o, _e, _n in issued} == {"org-a", "org-b", "org-c"}
-        assert "org-a: issued PC-2026-0001 (CHF 52.97)" in first.output
+        assert f"org-a: issued PC-{Y}-0001 (CHF 52.97)" in first.output
         assert "Failed orgs:" in first.output and "451" in first.output and "127.0.0.1" in first.output
         assert len(sink.messages) == 3
 
@@ -242,7 +246,7 @@ def test_an_org_whose_litellm_fails_is_reported_the_others_issued_and_a_rerun_is
 
         first = run_cli(app)
         assert first.exit_code == 1, first.output
-        assert [(o, n) for o, _e, n in invoices(app)] == [("org-a", "PC-2026-0001"), ("org-c", "PC-2026-0002")]
+        assert [(o, n) for o, _e, n in invoices(app)] == [("org-a", f"PC-{Y}-0001"), ("org-c", f"PC-{Y}-0002")]
         failed = [line for line in first.output.splitlines() if line.startswith("  org-b: ")]
         assert failed and "LiteLLM" in failed[0] and "org-b-main" in failed[0], first.output
         assert "1 of 3 org(s) failed" in first.output
@@ -259,8 +263,8 @@ def test_an_org_whose_litellm_fails_is_reported_the_others_issued_and_a_rerun_is
         second = run_cli(app)
         assert second.exit_code == 0, second.output
         assert [(o, n) for o, _e, n in invoices(app)] == [
-            ("org-a", "PC-2026-0001"), ("org-c", "PC-2026-0002"), ("org-b", "PC-2026-0003")]
-        assert "org-b: issued PC-2026-0003" in second.output
+            ("org-a", f"PC-{Y}-0001"), ("org-c", f"PC-{Y}-0002"), ("org-b", f"PC-{Y}-0003")]
+        assert f"org-b: issued PC-{Y}-0003" in second.output
         assert len(sink.messages) == 3
 
 
@@ -322,8 +326,8 @@ def test_the_run_stores_what_issuing_by_hand_would(app, session, runner):
     session.expire_all()
     issued = session.execute(sa.select(Invoice).order_by(Invoice.number)).scalars().all()
     assert [(i.number, i.zitadel_org_id, i.entity.code) for i in issued] == [
-        ("PC-2026-0001", "org-a", "pieced"), ("PC-2026-0002", "org-b", "pieced"),
-        ("PS-2026-0001", "org-b", "pieced-services")]
+        (f"PC-{Y}-0001", "org-a", "pieced"), (f"PC-{Y}-0002", "org-b", "pieced"),
+        (f"PS-{Y}-0001", "org-b", "pieced-services")]
     for invoice in issued:
         draft = previews[(invoice.zitadel_org_id, invoice.entity.code)]
         # 49.00 net, VAT round(49.00 × 8.1 %) = 3.97, total 52.97
@@ -338,3 +342,31 @@ def test_the_run_stores_what_issuing_by_hand_would(app, session, runner):
         assert invoice_json(invoice)["total_chf"] == "52.97"
     audit = session.execute(sa.select(AuditLog.object_id).filter_by(action="invoice.issue")).scalars().all()
     assert sorted(audit) == [i.number for i in issued]
+
+
+@pytest.mark.postgres
+def test_an_org_whose_pdf_fails_is_left_out_whole_and_the_numbers_close_up(app, session, runner):
+    from pieced_admin.models import OrgBillingConfig
+
+    seed(app, ["org-a", "org-b", "org-c"])
+    org_b = session.execute(sa.select(OrgBillingConfig).filter_by(zitadel_org_id="org-b")).scalar_one()
+    org_b.display_name = "B" * 80  # a QR-bill allows 70 characters for the debtor's name: no PDF, no invoice
+    session.commit()
+    with SmtpSink() as sink:
+        app.config.update(sink.config())
+        first = runner.invoke(args=["billing", "run-monthly", "--month", "2026-10"])
+        assert first.exit_code == 1
+        assert "org-b: FAILED: the PDF of its pieced invoice could not be rendered, so nothing was issued" \
+               in first.output
+        numbers = session.execute(sa.select(Invoice.zitadel_org_id, Invoice.number).order_by(Invoice.number)).all()
+        # org-b's provisional PC-2026-0002 went to org-c: no gap.
+        assert numbers == [("org-a", f"PC-{Y}-0001"), ("org-c", f"PC-{Y}-0002")]
+        stored = session.execute(sa.select(InvoiceNumberCounter.last_number).filter_by(year=Y)).scalar_one()
+        assert stored == 2
+
+        org_b.display_name = "B AG"
+        session.commit()
+        second = runner.invoke(args=["billing", "run-monthly", "--month", "2026-10"])
+        assert second.exit_code == 0, second.output
+        assert f"org-b: issued PC-{Y}-0003" in second.output
+        assert len(sink.messages) == 3
