@@ -488,8 +488,11 @@ def issue_batch(
         invoice = existing.get((draft.org_id, draft.billing_entity_id))
         if invoice is not None:
             result.results[draft.org_id].existing.append(invoice)
-        else:
-            todo.append((draft, config))
+            continue
+        problems = entity_problems(entities[draft.billing_entity_id], needs_iban=config.pay_by_invoice)
+        if problems:  # as `issue_drafts` refuses it: the org is left out whole
+            result.failed.setdefault(draft.org_id, "; ".join(problems) + ": set it on the Entities page before issuing")
+        todo.append((draft, config))
     # Numbers follow the order of the orgs in the batch, per entity.
     todo.sort(key=lambda item: item[0].billing_entity_id)
 

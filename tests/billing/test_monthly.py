@@ -370,3 +370,18 @@ def test_an_org_whose_pdf_fails_is_left_out_whole_and_the_numbers_close_up(app, 
         assert second.exit_code == 0, second.output
         assert f"org-b: issued PC-{Y}-0003" in second.output
         assert len(sink.messages) == 3
+
+
+def test_an_entity_not_ready_for_swiss_invoices_fails_its_orgs_only(app, session):
+    from pieced_admin.models import OrgBillingConfig
+
+    seed(app, ["org-a", "org-b"])
+    bare = make_entity("bare", prefix="BA", iban=None)
+    session.execute(sa.update(OrgBillingConfig).filter_by(zitadel_org_id="org-b").values(billing_entity_id=bare.id))
+    session.commit()
+    report = run_monthly(OCTOBER, render_pdfs=False, send_mail=False)
+    (failed,) = report.failed
+    assert failed.org_id == "org-b"
+    assert failed.errors == ["billing entity Entity bare (bare) has no IBAN for the QR-bill: "
+                             "set it on the Entities page before issuing"]
+    assert session.execute(sa.select(Invoice.zitadel_org_id, Invoice.number)).all() == [("org-a", f"PC-{Y}-0001")]
