@@ -210,6 +210,33 @@ def timed_run(url: str, **kwargs) -> dict:
             "statements": counter.count}
 
 
+def pdf_speedup(url: str, workers: int, count: int = 24) -> tuple[float, float]:
+    """ms per PDF converted one after the other in this process, and through the run's worker pool."""
+    import concurrent.futures
+    import multiprocessing
+
+    from pieced_admin.billing.pdf import html_to_pdf, render_invoice_html
+    from pieced_admin.models import Invoice
+
+    app = app_for(url)
+    with app.app_context():
+        invoices = db.session.execute(sa.select(Invoice).order_by(Invoice.id).limit(count)).scalars().all()
+        htmls = [render_invoice_html(inv) for inv in invoices]
+        db.session.remove()
+        db.engine.dispose()
+    html_to_pdf(htmls[0])  # warm up (fonts, templates)
+    start = time.perf_counter()
+    for html in htmls[: count // 3]:
+        html_to_pdf(html)
+    sequential = (time.perf_counter() - start) / (count // 3)
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(html_to_pdf, htmls[:workers]))  # start and warm up the workers
+        start = time.perf_counter()
+        list(pool.map(html_to_pdf, htmls))
+        pooled = (time.perf_counter() - start) / len(htmls)
+    return 1000 * sequential, 1000 * pooled
+
+
 def floor_seconds(url: str) -> tuple[float, int, int]:
     """One INSERT … SELECT writing as many invoice and line rows as the run wrote (rolled back)."""
     with psycopg.connect(url) as conn:
@@ -303,6 +330,9 @@ def main() -> None:
               f"{1000 * pdf['cpu'] / max(pdf['invoices'], 1):.0f} ms CPU per invoice; {pdf['statements']} statements = "
               f"{pdf['statements'] / max(pdf['invoices'], 1):.3f} per invoice; largest PDF worker RSS "
               f"{max_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB")
+        seq, pooled = pdf_speedup(server.url_for("run_pdf"), cores)
+        print(f"PDF conversion alone: {seq:.0f} ms per PDF in one process, {pooled:.0f} ms per PDF over {cores} "
+              f"worker processes = {seq / pooled:.2f}× ({cores} cores: at most {cores}×)")
         print(f"\nload average now {os.getloadavg()[0]:.1f} (figures are lower when other work shares the machine)")
     finally:
         server.stop()
