@@ -150,3 +150,35 @@ def test_no_billing_address_is_a_failure_naming_the_org(app, session, runner, si
 def test_a_bad_date_is_exit_2(runner):
     result = runner.invoke(args=["reminders", "send", "--today", "8.12.2026"])
     assert result.exit_code == 2 and "--today must be a date" in result.output
+
+
+@pytest.mark.postgres
+def test_two_reminder_jobs_at_once_send_each_reminder_once(fresh_db):
+    import threading
+
+    from pieced_admin.extensions import db
+    from pieced_admin.reminders.services import send_due_reminders
+
+    app = fresh_db.app
+    with app.app_context():
+        for org in ("org-a", "org-b"):
+            issued_invoice(org)
+        db.session.remove()
+    with SmtpSink() as sink:
+        app.config.update(sink.config())
+        outcomes = []
+
+        def job():
+            with app.app_context():
+                outcomes.extend(send_due_reminders(date(2026, 12, 8)).outcomes)
+                db.session.remove()
+
+        threads = [threading.Thread(target=job) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        # Each (invoice, level) row is locked while its e-mail goes out: the second job finds it sent.
+        assert sorted(m["To"] for m in sink.messages) == ["billing@org-a.example", "billing@org-b.example"]
+        assert sorted(o.status for o in outcomes) in (["sent", "sent"], ["sent", "sent", "skipped", "skipped"],
+                                                      ["sent", "sent", "skipped"])
