@@ -90,9 +90,11 @@ def test_commands_in_the_manifests_exist_in_the_cli(app):
     commands = []
     for file, doc in workloads():
         for container in pod_spec(doc)["containers"]:
-            command = container.get("command")
-            if command and command[0] == "pieced-admin":
-                commands.append((file, command[1:] + container.get("args", [])))
+            # args, never command: command would replace the image's tini entrypoint as PID 1.
+            assert "command" not in container, file
+            argv = container.get("args", [])
+            if argv and argv[0] == "pieced-admin":
+                commands.append((file, argv[1:]))
     assert len(commands) >= 5
     for file, argv in commands:
         group, rest = cli.commands[argv[0]], argv[1:]
@@ -112,14 +114,14 @@ def test_web_deployment_probes_healthz_and_the_service_points_at_it():
     assert container["ports"] == [{"name": "http", "containerPort": 8000}]
     (_, service), = [(n, d) for n, d in by_kind("Service") if d["metadata"]["name"] == "pieced-admin-web"]
     assert service["spec"]["selector"] == web["spec"]["selector"]["matchLabels"]
-    assert "db" not in " ".join(container.get("command", []))  # migrations are a Job, not the web start
+    assert "command" not in container and "args" not in container  # the image's gunicorn; migrations are a Job
 
 
 def test_cron_jobs_run_in_zurich_time():
     crons = {d["metadata"]["name"]: d for _n, d in by_kind("CronJob")}
     monthly, reminders = crons["pieced-admin-run-monthly"]["spec"], crons["pieced-admin-reminders"]["spec"]
     assert (monthly["schedule"], monthly["timeZone"]) == ("0 6 1 * *", "Europe/Zurich")
-    assert pod_spec(crons["pieced-admin-run-monthly"])["containers"][0]["command"] == [
+    assert pod_spec(crons["pieced-admin-run-monthly"])["containers"][0]["args"] == [
         "pieced-admin", "billing", "run-monthly"]
     assert reminders["timeZone"] == "Europe/Zurich" and re.fullmatch(r"\d+ \d+ \* \* \*", reminders["schedule"])
     assert monthly["concurrencyPolicy"] == reminders["concurrencyPolicy"] == "Forbid"
@@ -136,7 +138,7 @@ def test_the_sharded_example_is_an_indexed_job_over_its_completion_index():
 
 def test_migrations_run_as_their_own_job():
     (_, job), = [(n, d) for n, d in by_kind("Job") if d["metadata"]["name"] == "pieced-admin-migrate"]
-    assert pod_spec(job)["containers"][0]["command"] == ["pieced-admin", "db", "upgrade"]
+    assert pod_spec(job)["containers"][0]["args"] == ["pieced-admin", "db", "upgrade"]
 
 
 def test_kustomization_lists_files_that_exist():
