@@ -108,6 +108,8 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: Path | None
         "STRIPE_API_KEY": env.get("STRIPE_API_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": env.get("STRIPE_API_BASE", "").rstrip("/"),
+        "STRIPE_TIMEOUT": _int(env, "STRIPE_TIMEOUT", 30),
+        "STRIPE_MAX_NETWORK_RETRIES": _int(env, "STRIPE_MAX_NETWORK_RETRIES", 2),
         # Mail
         "SMTP_HOST": env.get("SMTP_HOST", ""),
         "SMTP_PORT": _int(env, "SMTP_PORT", 25),

@@ -3,6 +3,13 @@
 Python's sqlite3 module opens transactions lazily and cannot nest them; taking
 over BEGIN ourselves (SQLAlchemy's documented recipe) gives SQLite the same
 transaction and SAVEPOINT behaviour the code relies on with PostgreSQL.
+
+Transactions start with BEGIN IMMEDIATE: SQLite cannot upgrade a reading
+transaction to a writing one while another connection writes (it fails at
+once with "database is locked" instead of waiting), so every transaction
+takes the write lock up front and waits its turn (busy_timeout). That
+serialises the embedded default's requests, which is what a single-user
+laptop database wants; PostgreSQL is the production database.
 """
 
 from __future__ import annotations
@@ -38,4 +45,4 @@ def install_sqlite_pragmas() -> None:
     @sa.event.listens_for(Engine, "begin")
     def _on_begin(connection):
         if connection.dialect.name == "sqlite":
-            connection.exec_driver_sql("BEGIN")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
