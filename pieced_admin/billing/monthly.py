@@ -262,7 +262,8 @@ class PdfRenderPool:
         from .pdf import html_to_pdf, render_invoice_html
 
         outcomes: list[bytes | BaseException | concurrent.futures.Future] = []
-        parallel = self.workers > 1 and len(invoices) >= self.min_parallel
+        # Once the workers run (a big run), every batch goes to them, its last small one too.
+        parallel = self.workers > 1 and (self._pool is not None or len(invoices) >= self.min_parallel)
         for invoice in invoices:
             try:
                 html = render_invoice_html(invoice)
