@@ -36,6 +36,36 @@ def start_oidc_provider(host: str, port: int, users: list[dict]):
     return server
 
 
+class _MailFolder:
+    """aiosmtpd handler that keeps every accepted message as an .eml file (nothing leaves the laptop)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook
+        import datetime as _dt
+
+        self.count += 1
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        (self.folder / f"{stamp}-{self.count:04d}.eml").write_bytes(envelope.original_content or envelope.content)
+        return "250 Message kept in the local mail folder"
+
+
+def start_mail_folder(host: str, folder) -> tuple[object, int]:
+    """A local SMTP server writing mails to `folder`; returns (controller, port)."""
+    import logging
+
+    from aiosmtpd.controller import Controller
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd chats about every connection
+    folder.mkdir(parents=True, exist_ok=True)
+    port = _free_port(host)
+    controller = Controller(_MailFolder(folder), hostname=host, port=port)
+    controller.start()
+    return controller, port
+
+
 def _port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -87,12 +117,23 @@ def dev(port: int, host: str, oidc_port: int | None, no_demo: bool) -> None:
     users = dev_users(settings["OIDC_ROLES_CLAIM"], settings["ADMIN_ROLE"], settings["FINANCE_ROLE"])
     provider = start_oidc_provider(host, oidc_port, users)
     issuer = f"http://{host}:{oidc_port}"
-    app = create_app({
+    overrides = {
         "PIECED_ENV": "development",
         "OIDC_ISSUER": issuer,
         "OIDC_CLIENT_ID": DEV_CLIENT_ID,
         "OIDC_CLIENT_SECRET": DEV_CLIENT_SECRET,
-    })
+    }
+    mail_note = f"SMTP server {settings['SMTP_HOST']}:{settings['SMTP_PORT']}"
+    mail_server = None
+    if not settings["SMTP_HOST"]:
+        # Invoices and reminders are "sent" into a folder, so every flow works without a mail server.
+        from pathlib import Path
+
+        mail_dir = Path(settings["INSTANCE_PATH"]) / "mail"
+        mail_server, smtp_port = start_mail_folder(host, mail_dir)
+        overrides.update(SMTP_HOST=host, SMTP_PORT=smtp_port, MAIL_FROM=settings["MAIL_FROM"] or "billing@pieced.local")
+        mail_note = f"e-mails are kept as .eml files in {mail_dir}"
+    app = create_app(overrides)
     with app.app_context():
         upgrade()
         if not no_demo and database_is_empty():
@@ -107,9 +148,12 @@ def dev(port: int, host: str, oidc_port: int | None, no_demo: bool) -> None:
     click.echo("    admin    platform admin (everything)")
     click.echo("    finance  finance (invoices, payments, reminders)")
     click.echo("    nobody   signed in without a role")
+    click.echo(f"  Mail: {mail_note}")
     click.echo("  Stop with Ctrl+C.")
     click.echo("")
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
     finally:
         provider.shutdown()
+        if mail_server is not None:
+            mail_server.stop()
