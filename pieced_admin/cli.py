@@ -7,9 +7,11 @@ exit 2 with nothing written; an outside system failing is exit 1 and names it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -29,6 +31,29 @@ class OutsideSystemError(click.ClickException):
     """An outside system (LiteLLM, Stripe, Kubernetes, SMTP) failed: exit 1."""
 
     exit_code = 1
+
+
+@contextlib.contextmanager
+def cli_errors(*, bad_input: tuple[type[BaseException], ...] = (),
+               outside: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """Roll back and turn a service's exception into the CLI's two kinds of error.
+
+    `bad_input` exceptions become exit 2 (one line, nothing written), `outside`
+    ones exit 1; their messages already name what failed.
+    """
+    from .extensions import db
+
+    try:
+        yield
+    except click.ClickException:
+        db.session.rollback()
+        raise
+    except bad_input as exc:
+        db.session.rollback()
+        raise CliError(str(exc)) from None
+    except outside as exc:
+        db.session.rollback()
+        raise OutsideSystemError(str(exc)) from None
 
 
 def echo_json(obj: Any) -> None:

@@ -8,6 +8,7 @@ its tests are skipped with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -15,6 +16,7 @@ import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -344,6 +346,42 @@ def live_server(fresh_db):
     server = LiveServer(fresh_db.app)
     yield server
     server.stop()
+
+
+@contextlib.contextmanager
+def serve_demo(db_factory, oidc_provider, today: date | None = None):
+    """A live server on a database of its own with the demo data loaded (it renders some twenty PDFs,
+    so browser modules share one per module)."""
+    from pieced_admin.demo import load_demo
+
+    url = db_factory.fresh()
+    app = make_test_app(url, oidc_provider)
+    with app.app_context():
+        load_demo(today=today)
+        db.session.remove()
+    server = LiveServer(app)
+    try:
+        yield server
+    finally:
+        server.stop()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        db_factory.drop(url)
+
+
+@pytest.fixture
+def console_errors(page):
+    """Script errors and failed requests on our pages (a form sent back with its errors answers 422: not one)."""
+    errors: list[str] = []
+
+    def on_console(msg):
+        if msg.type == "error" and "status of 422" not in msg.text:
+            errors.append(msg.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from ..billing.days import Period
 from ..billing.money import format_chf, fmt_price, fmt_quantity
-from ..cli import CliError, OutsideSystemError, echo_json
+from ..cli import CliError, cli_errors, echo_json
 from ..extensions import db
 from ..integrations.litellm import LiteLLMError
 
@@ -31,32 +31,13 @@ def parse_day(text: str, option: str) -> date:
         raise CliError(f"{option} must be a date like 2026-11-21, got {text!r}") from None
 
 
-class _Translate:
-    """Turn the services' exceptions into the CLI's two kinds of error, and roll back."""
+def translate_errors():
+    """The billing commands' errors: bad input exit 2, LiteLLM or the PDF renderer failing exit 1."""
+    from ..billing.facts import UnknownOrgError
+    from ..billing.issuing import BillingInputError
+    from ..billing.pdf import PdfRenderError
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc is None:
-            return False
-        from ..billing.facts import UnknownOrgError
-        from ..billing.issuing import BillingInputError
-        from ..billing.pdf import PdfRenderError
-
-        db.session.rollback()
-        if isinstance(exc, (UnknownOrgError, BillingInputError)):
-            raise CliError(str(exc)) from None
-        if isinstance(exc, PdfRenderError):
-            raise OutsideSystemError(f"the invoice PDF could not be rendered, nothing was issued: {exc}") from None
-        if isinstance(exc, LiteLLMError):
-            raise OutsideSystemError(str(exc)) from None
-        return False
-
-
-def translate_errors() -> _Translate:
-    """Context manager used by every billing command."""
-    return _Translate()
+    return cli_errors(bad_input=(UnknownOrgError, BillingInputError), outside=(LiteLLMError, PdfRenderError))
 
 
 def _print_lines(lines, language="en") -> None:

@@ -5,32 +5,21 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from ..cli import CliError, OutsideSystemError
+from ..cli import OutsideSystemError, cli_errors
 from ..extensions import db
 from .billing import billing
 
 stripe_group = AppGroup("stripe", help="The orgs' Stripe customers and cards.")
 
 
-class _Translate:
+def _translate():
     """Bad input, an unknown org/number or Stripe switched off: exit 2; Stripe failing: exit 1 naming Stripe."""
+    from ..billing.facts import UnknownOrgError
+    from ..billing.issuing import BillingInputError
+    from ..integrations.stripe_pay import PaymentProviderError, StripeNotConfiguredError
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc is None:
-            return False
-        from ..billing.facts import UnknownOrgError
-        from ..billing.issuing import BillingInputError
-        from ..integrations.stripe_pay import PaymentProviderError, StripeNotConfiguredError
-
-        db.session.rollback()
-        if isinstance(exc, (UnknownOrgError, BillingInputError, StripeNotConfiguredError)):
-            raise CliError(str(exc).strip("'\"")) from None
-        if isinstance(exc, PaymentProviderError):
-            raise OutsideSystemError(str(exc)) from None
-        return False
+    return cli_errors(bad_input=(UnknownOrgError, BillingInputError, StripeNotConfiguredError),
+                      outside=(PaymentProviderError,))
 
 
 @stripe_group.command("ensure-customer")
@@ -39,7 +28,7 @@ def ensure_customer_cmd(org_id: str) -> None:
     """Create or adopt the org's Stripe customer (once) and print its id."""
     from ..payments.customers import ensure_customer, find_org
 
-    with _Translate():
+    with _translate():
         customer_id = ensure_customer(find_org(org_id))
         db.session.commit()
     click.echo(customer_id)
@@ -51,7 +40,7 @@ def sync_cmd(org_id: str) -> None:
     """Mirror the org's cards from Stripe (brand, last4, expiry, default)."""
     from ..payments.customers import find_org, sync_payment_methods
 
-    with _Translate():
+    with _translate():
         rows = sync_payment_methods(find_org(org_id))
         db.session.commit()
     if not rows:
@@ -70,7 +59,7 @@ def charge_cmd(number: str, retry: bool) -> None:
     """Charge an issued card invoice now (at most once; see SPEC §6)."""
     from ..payments.charging import charge_invoice
 
-    with _Translate():
+    with _translate():
         outcome = charge_invoice(number, retry=retry)
         db.session.commit()
     if not outcome.ok:

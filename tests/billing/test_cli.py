@@ -53,7 +53,7 @@ def test_litellm_down_is_exit_1_naming_litellm(session, runner, app):
 
 
 def test_a_preview_writes_nothing(session, runner):
-    from pieced_admin.models import OrgBillingConfig, TenantLifecycle
+    from pieced_admin.models import OrgBillingConfig
     import sqlalchemy as sa
 
     from ..factories import make_tenant, zurich

@@ -10,45 +10,18 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from ..conftest import LiveServer, browser_login, make_test_app, screenshot
+from ..conftest import browser_login, screenshot, serve_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
 
 @pytest.fixture(scope="module")
 def demo(db_factory, oidc_provider):
-    """A live server with the demo data of 21 November 2026 (six orgs, two entities, priced skills,
-    three months of invoices), shared by this module's tests: loading it renders some twenty PDFs."""
-    from pieced_admin.demo import load_demo
-    from pieced_admin.extensions import db
-
-    url = db_factory.fresh()
-    app = make_test_app(url, oidc_provider)
-    with app.app_context():
-        load_demo(today=date(2026, 11, 21))
-    server = LiveServer(app)
-    try:
+    """The demo data of 21 November 2026 (six orgs, two entities, priced skills, three months of invoices)."""
+    with serve_demo(db_factory, oidc_provider, today=date(2026, 11, 21)) as server:
         yield server
-    finally:
-        server.stop()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        db_factory.drop(url)
 
 
-@pytest.fixture
-def console_errors(page):
-    """Script errors and failed requests, except the 422 of a form sent back with its errors."""
-    errors: list[str] = []
-
-    def on_console(msg):
-        if msg.type == "error" and "status of 422" not in msg.text:
-            errors.append(msg.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return errors
 
 
 def _query(live, statement, **params):

@@ -13,10 +13,8 @@ from decimal import Decimal
 
 import pytest
 
-from pieced_admin.demo import load_demo
-from pieced_admin.extensions import db
 
-from ..conftest import TEST_OUTPUT, LiveServer, browser_login, make_test_app, screenshot
+from ..conftest import TEST_OUTPUT, browser_login, screenshot, serve_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.xdist_group("invoice-pages"),
               pytest.mark.timeout(240)]
@@ -24,29 +22,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.xdist_group
 
 @pytest.fixture(scope="module")
 def demo_server(backend, db_factory, oidc_provider):
-    """The app on a database of its own with the demo loaded (today's date), served over HTTP."""
-    url = db_factory.fresh()
-    app = make_test_app(url, oidc_provider)
-    with app.app_context():
-        load_demo()
-        db.session.remove()
-    server = LiveServer(app)
-    try:
+    """The demo loaded as of today, served over HTTP."""
+    with serve_demo(db_factory, oidc_provider) as server:
         yield server
-    finally:
-        server.stop()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        db_factory.drop(url)
 
 
-@pytest.fixture
-def console_errors(page):
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return errors
 
 
 def chf(text: str) -> Decimal:

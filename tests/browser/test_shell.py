@@ -9,12 +9,6 @@ from ..conftest import browser_login, screenshot
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def console_errors(page):
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return errors
 
 
 @pytest.mark.parametrize("who,badge", [("admin", "Platform admin"), ("finance", "Finance")])

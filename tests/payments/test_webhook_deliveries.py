@@ -28,6 +28,7 @@ def _wait_for(check, timeout=30.0):
         result = check()
         if result:
             return result
+        db.session.rollback()  # and hold no transaction (SQLite: no lock) while the server works
         time.sleep(0.1)
     raise AssertionError("localstripe's webhook delivery did not arrive in time")
 
