@@ -70,30 +70,23 @@ def create_app(config: dict | None = None) -> Flask:
     htmx.init_app(app)
     shell.init_app(app)
 
-    from .api.routes import bp as api_bp
-    from .auth.routes import bp as auth_bp
-    from .dashboard.routes import bp as dashboard_bp
+    from .api import routes as api
+    from .auth import routes as auth
+    from .dashboard import routes as dashboard
+    from .entities import routes as entities
+    from .invoices import routes as invoices
+    from .orgs import routes as orgs
+    from .payments import routes as payments
+    from .pricing import routes as pricing
+    from .reminders import routes as reminders
+    from .runs import routes as runs
+    from .tenants import routes as tenants
 
-    for bp in (auth_bp, api_bp, dashboard_bp):
-        app.register_blueprint(bp)
-
-    for name in ("pricing", "orgs", "entities", "invoices", "tenants", "runs", "payments", "reminders"):
-        _register_optional(app, name)
+    for module in (auth, api, dashboard, pricing, orgs, entities, invoices, tenants, runs, payments, reminders):
+        app.register_blueprint(module.bp)
 
     from .cli import register_commands
 
     register_commands(app)
     return app
 
-
-def _register_optional(app: Flask, name: str) -> None:
-    """Register the blueprint of a domain package when it exists (domains land one by one)."""
-    import importlib
-
-    try:
-        module = importlib.import_module(f"{__name__}.{name}.routes")
-    except ModuleNotFoundError as exc:
-        if exc.name in (f"{__name__}.{name}", f"{__name__}.{name}.routes"):
-            return
-        raise
-    app.register_blueprint(module.bp)

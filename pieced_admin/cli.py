@@ -64,12 +64,7 @@ def echo_json(obj: Any) -> None:
 def register_commands(app: Flask) -> None:
     """Add every command group to the app's CLI."""
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"pieced_admin.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"pieced_admin.commands.{name}":
-                continue
-            raise
+        module = importlib.import_module(f"pieced_admin.commands.{name}")
         for command in getattr(module, "COMMANDS", ()):
             if command.name not in app.cli.commands:
                 app.cli.add_command(command)

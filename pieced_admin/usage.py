@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .extensions import db
+from .models.dialect import insert_for
 from .models import TenantLifecycle, TenantUsage
 
 MAX_RECORDS = 5000
@@ -81,8 +82,7 @@ def ingest_threema_records(payload: Any) -> IngestResult:
     ).scalars()) if parsed else set()
 
     table = TenantUsage.__table__
-    dialect = db.session.get_bind().dialect.name
-    insert = (sa.dialects.postgresql.insert if dialect == "postgresql" else sa.dialects.sqlite.insert)(table)
+    insert = insert_for(table)
     seen: set[str] = set()
     rows = []
     for index, tenant, message_id, sent_at in parsed:

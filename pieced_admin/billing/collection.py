@@ -18,14 +18,6 @@ log = logging.getLogger(__name__)
 
 def collect_after_issue(invoices: Iterable[Invoice]) -> list[str]:
     """Start collection of newly issued invoices; returns notes for the caller to show."""
-    notes: list[str] = []
-    for invoice in invoices:
-        if invoice.charge_status != "pending":
-            continue
-        try:
-            from ..payments.charging import charge_new_invoice
-        except ImportError:  # card payments not installed in this build
-            notes.append(f"{invoice.number}: card org, charge pending (card payments are not set up)")
-            continue
-        notes.append(charge_new_invoice(invoice))
-    return notes
+    from ..payments.charging import charge_new_invoice
+
+    return [charge_new_invoice(invoice) for invoice in invoices if invoice.charge_status == "pending"]

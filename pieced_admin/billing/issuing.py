@@ -32,6 +32,7 @@ from ..models import (
     OrgBillingConfig,
     PlatformPricing,
 )
+from ..models.dialect import dialect_name, insert_for
 from ..models.types import utcnow
 from .days import Period
 from .engine import InvoiceDraft, compute_invoices
@@ -74,10 +75,8 @@ def invoice_number(prefix: str, year: int, sequence: int) -> str:
     return f"{prefix}-{year:04d}-{sequence:04d}"
 
 
-def payment_terms(config: OrgBillingConfig) -> int:
-    """The org's payment terms in days, else the platform default."""
-    if config.payment_terms_days is not None:
-        return config.payment_terms_days
+def platform_payment_terms() -> int:
+    """The platform's default payment terms in days."""
     pricing = db.session.get(PlatformPricing, 1)
     return pricing.payment_terms_days if pricing is not None else 30
 
@@ -168,14 +167,14 @@ def _entities_by_id() -> dict[int, BillingEntity]:
 
 def preview_invoices(org_id: str, period: Period, *, on_usage_error: str = "warn") -> list[PreviewItem]:
     """Compute the org's invoices for a month without saving anything."""
-    facts, _ctx = load_facts(org_id, period, on_usage_error=on_usage_error)
+    facts, ctx = load_facts(org_id, period, on_usage_error=on_usage_error)
     drafts = compute_invoices(facts)
     entities = _entities_by_id()
     existing = _existing_invoices(org_id, period)
     items = []
     for d in drafts:
         entity = entities[d.billing_entity_id]
-        problems = entity_problems(entity, needs_iban=_ctx.config.pay_by_invoice)
+        problems = entity_problems(entity, needs_iban=ctx.config.pay_by_invoice)
         if problems and not existing.get(d.billing_entity_id):
             d = replace(d, warnings=d.warnings + tuple(f"{p}: set it on the Entities page before issuing"
                                                        for p in problems))
@@ -216,8 +215,7 @@ def render_pdfs_in_process(invoices: Sequence[Invoice]) -> list[bytes]:
 def _lock_counter(entity_id: int, year: int) -> None:
     """Make sure the (entity, year) counter exists and hold its lock until the transaction ends."""
     table = InvoiceNumberCounter.__table__
-    dialect = db.session.get_bind().dialect.name
-    insert = (sa.dialects.postgresql.insert if dialect == "postgresql" else sa.dialects.sqlite.insert)(table)
+    insert = insert_for(table)
     db.session.execute(
         insert.values(billing_entity_id=entity_id, year=year, last_number=0)
         .on_conflict_do_nothing(index_elements=["billing_entity_id", "year"])
@@ -239,8 +237,8 @@ def _next_numbers(entity_id: int, year: int, count: int) -> list[int]:
 
 
 def _build_invoice(draft: InvoiceDraft, number: str, config: OrgBillingConfig, entity: BillingEntity,
-                   issued_at: datetime, issued_by: str) -> Invoice:
-    terms = payment_terms(config)
+                   issued_at: datetime, issued_by: str, default_terms: int) -> Invoice:
+    terms = config.payment_terms_days if config.payment_terms_days is not None else default_terms
     issue_day = issued_at.astimezone(billing_zone()).date()
     invoice = Invoice(
         number=number,
@@ -289,7 +287,7 @@ def _issue_one(draft: InvoiceDraft, config: OrgBillingConfig, entity: BillingEnt
             return existing, False
         (sequence,) = _next_numbers(entity.id, year, 1)
         invoice = _build_invoice(draft, invoice_number(entity.invoice_prefix, year, sequence), config,
-                                 entity, issued_at, actor)
+                                 entity, issued_at, actor, platform_payment_terms())
         pdf = None
         if render_pdfs is not None:
             (pdf,) = render_pdfs([invoice])
@@ -416,14 +414,10 @@ def existing_invoices_for_orgs(org_ids: Sequence[str], period: Period) -> dict[t
     return found
 
 
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
 def _lock_counters(entity_ids: Sequence[int], year: int) -> dict[int, int]:
     """Lock the (entity, year) counters in entity order (no deadlock between batches); their last numbers."""
     table = InvoiceNumberCounter.__table__
-    insert = (sa.dialects.postgresql.insert if _dialect() == "postgresql" else sa.dialects.sqlite.insert)(table)
+    insert = insert_for(table)
     entity_ids = sorted(set(entity_ids))
     db.session.execute(
         insert.values([{"billing_entity_id": e, "year": year, "last_number": 0} for e in entity_ids])
@@ -479,8 +473,7 @@ def issue_batch(
         return result
 
     entities = _entities_by_id()
-    # Held for the whole batch so `payment_terms` finds it in the identity map instead of asking per invoice.
-    pricing = db.session.get(PlatformPricing, 1)  # noqa: F841
+    default_terms = platform_payment_terms()
     last = _lock_counters([d.billing_entity_id for d, _ in wanted], year)
     existing = existing_invoices_for_orgs(list(result.results), period)
     todo: list[tuple[InvoiceDraft, OrgBillingConfig]] = []
@@ -506,7 +499,7 @@ def issue_batch(
             entity = entities[draft.billing_entity_id]
             sequence[entity.id] += 1
             number = invoice_number(entity.invoice_prefix, year, sequence[entity.id])
-            built.append((_build_invoice(draft, number, config, entity, issued_at, actor), draft))
+            built.append((_build_invoice(draft, number, config, entity, issued_at, actor, default_terms), draft))
         if render_pdfs is None or not built:
             break
         missing = [inv for inv, _d in built if (inv.zitadel_org_id, inv.billing_entity_id, inv.number) not in rendered]
@@ -583,7 +576,7 @@ def _insert_issued(invoices: Sequence[Invoice], documents: Sequence[tuple[Invoic
     attrs = [(key, col) for key, col in attrs
              if col.server_default is None or any(getattr(inv, key) is not None for inv in invoices)]
     table = Invoice.__table__
-    if _dialect() == "postgresql":
+    if dialect_name() == "postgresql":
         from psycopg.types.json import Json
 
         ids = db.session.execute(

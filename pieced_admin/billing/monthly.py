@@ -45,6 +45,7 @@ from flask import current_app
 
 from ..audit import acting_as, current_actor, record_audit
 from ..extensions import db
+from ..models.dialect import dialect_name, insert_for
 from ..integrations.litellm import LiteLLMClient, LiteLLMError
 from ..models import BillingEntity, BillingRun, Invoice, InvoiceDocument, InvoiceEmail, OrgBillingConfig
 from ..models.types import utcnow
@@ -123,13 +124,9 @@ def run_lock_key(run_id: int) -> int:
     return lock_key(f"pieced-admin:billing-run:{run_id}")
 
 
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
 def _lock_orgs(org_ids: Sequence[str], run_id: int | None) -> None:
     """Hold the per-org locks of a batch until the transaction ends (sorted: no deadlock between runs)."""
-    if _dialect() == "postgresql":
+    if dialect_name() == "postgresql":
         keys = sorted({org_lock_key(o) for o in org_ids})
         db.session.execute(
             sa.text("SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k "
@@ -395,7 +392,7 @@ def send_invoice_email(invoice_id: int, *, now: datetime | None = None) -> Email
     from ..integrations.mail import Attachment, MailError, check_recipient, send_mail
 
     table = InvoiceEmail.__table__
-    insert = (sa.dialects.postgresql.insert if _dialect() == "postgresql" else sa.dialects.sqlite.insert)(table)
+    insert = insert_for(table)
     db.session.execute(insert.values(invoice_id=invoice_id, status="pending", attempts=0)
                        .on_conflict_do_nothing(index_elements=["invoice_id"]))
     email = db.session.execute(
@@ -466,7 +463,7 @@ def send_invoice_emails(org_ids: Sequence[str], period: Period,
     for invoice_id, number, org_id in pending:
         report = reports.setdefault(org_id, OrgReport(org_id))
         try:
-            if _dialect() == "postgresql":
+            if dialect_name() == "postgresql":
                 db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(org_lock_key(org_id))))
             outcome = send_invoice_email(invoice_id)
         except Exception as exc:  # unexpected: reported against the org, the others go on
@@ -546,7 +543,7 @@ def run_is_alive(run: BillingRun) -> bool:
     with _active_lock:
         if run.id in _active_runs:
             return True
-    if _dialect() != "postgresql":
+    if dialect_name() != "postgresql":
         # SQLite (a laptop): only this process's runs can be seen. A run left `running` by a
         # process that stopped counts as dead; overlapping runs would be safe anyway.
         return False

@@ -17,7 +17,8 @@ from flask import current_app, has_request_context, url_for
 
 from ..billing.days import Period, month_bounds
 from ..extensions import db
-from ..models import BillingEntity, BillingRun, Invoice, OrgBillingConfig, OrgPaymentMethod, TenantUsage
+from ..models import BillingEntity, BillingRun, Invoice, OrgBillingConfig, TenantUsage
+from ..payments.services import card_orgs_without_payment_method
 from .chart import BarChart, Series, stacked_bars
 
 ZERO = Decimal("0.00")
@@ -272,23 +273,10 @@ def incomplete_orgs(limit: int = ATTENTION_LIMIT) -> tuple[list[OrgProblem], int
 
 
 def card_orgs_without_card(today: date, limit: int = ATTENTION_LIMIT) -> tuple[list[OrgProblem], int]:
-    """Orgs paying by card that have no usable card on file (the payments service decides, when installed)."""
-    try:
-        from ..payments.services import card_orgs_without_payment_method
-    except ImportError:
-        card_orgs_without_payment_method = None
-    if card_orgs_without_payment_method is not None:
-        orgs = card_orgs_without_payment_method(today)
-        items = [OrgProblem(org_id=o.zitadel_org_id, name=o.name, problems=["no usable card"]) for o in orgs]
-        return items[:limit], len(items)
-    cond = sa.and_(sa.not_(OrgBillingConfig.pay_by_invoice), ~sa.exists(
-        sa.select(OrgPaymentMethod.id).where(OrgPaymentMethod.zitadel_org_id == OrgBillingConfig.zitadel_org_id)))
-    count = db.session.execute(sa.select(sa.func.count()).select_from(OrgBillingConfig).where(cond)).scalar_one()
-    rows = db.session.execute(
-        sa.select(OrgBillingConfig.zitadel_org_id, OrgBillingConfig.display_name).where(cond)
-        .order_by(OrgBillingConfig.display_name, OrgBillingConfig.zitadel_org_id).limit(limit)
-    ).all()
-    return [OrgProblem(org_id=i, name=n or i, problems=["no card on file"]) for i, n in rows], int(count)
+    """Orgs paying by card that have no usable card on file (the payments service decides)."""
+    orgs = card_orgs_without_payment_method(today)
+    items = [OrgProblem(org_id=o.zitadel_org_id, name=o.name, problems=["no usable card"]) for o in orgs]
+    return items[:limit], len(items)
 
 
 def usage_source_problems(today: date) -> list[SourceProblem]:

@@ -13,11 +13,7 @@ from ..billing.days import Period
 from ..billing.issuing import PAYMENT_METHODS
 from .services import AGING_FILTERS, CHARGE_FILTERS, METHOD_LABELS, SORTS, STATUS_FILTERS, InvoiceQuery
 
-try:  # WTForms 3.3 names select options; older versions take (value, label) tuples
-    from wtforms.fields.choices import SelectChoice as _Choice
-except ImportError:  # pragma: no cover
-    def _Choice(value, label):  # noqa: N802
-        return (value, label)
+from wtforms.fields.choices import SelectChoice as _Choice
 
 
 def _choices(pairs) -> list:

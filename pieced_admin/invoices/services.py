@@ -24,6 +24,7 @@ from sqlalchemy.orm import lazyload
 from ..billing.days import Period, month_bounds
 from ..billing.issuing import InvoiceNotFoundError
 from ..billing.money import fmt_amount
+from ..payments.charging import ATTENTION_STATUSES
 from ..extensions import db
 from ..models import (
     AuditLog,
@@ -53,11 +54,7 @@ AGING_FILTERS = {
     "61+": ("over 60 days", 61, None),
 }
 CHARGE_FILTERS = {"attention": "Card charge needs attention"}
-try:  # the card payments' own idea of a charge that needs a person, when they are installed
-    from ..payments.charging import ATTENTION_STATUSES as _ATTENTION
-except ImportError:  # pragma: no cover - a build without card payments
-    _ATTENTION = frozenset({"no_payment_method", "failed"})
-CHARGE_ATTENTION = tuple(sorted(_ATTENTION))
+CHARGE_ATTENTION = tuple(sorted(ATTENTION_STATUSES))  # the card payments' own idea of "needs a person"
 SORTS = {"number": "Number", "issued": "Issued", "due": "Due date", "org": "Org", "total": "Total"}
 DEFAULT_SORT = ("issued", "desc")
 

@@ -12,12 +12,7 @@ from wtforms.validators import Email, InputRequired, Length, Optional, Validatio
 from ..billing.days import Period
 from ..pricing.forms import WholeDaysField, in_range
 
-try:  # WTForms 3.3 names select options; older versions take (value, label) tuples
-    from wtforms.fields.choices import SelectChoice as Choice
-except ImportError:  # pragma: no cover
-    def Choice(value, label):  # noqa: N802
-        """An option as older WTForms takes it."""
-        return (value, label)
+from wtforms.fields.choices import SelectChoice as Choice
 
 
 def strip_text(value):

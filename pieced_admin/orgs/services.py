@@ -9,6 +9,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm  # noqa: F401  (sa.orm.lazyload)
 
 from ..extensions import db
+from ..models.dialect import insert_for
 from ..models import BillingEntity, Invoice, OrgBillingConfig, TenantLifecycle
 
 
@@ -20,13 +21,7 @@ def get_org_config(org_id: str) -> OrgBillingConfig:
     if config is not None:
         return config
     # Insert-if-absent that is safe when two requests read a new org at once.
-    table = OrgBillingConfig.__table__
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(insert(table).values(zitadel_org_id=org_id).on_conflict_do_nothing())
+    db.session.execute(insert_for(OrgBillingConfig.__table__).values(zitadel_org_id=org_id).on_conflict_do_nothing())
     return db.session.execute(
         sa.select(OrgBillingConfig).filter_by(zitadel_org_id=org_id)
     ).scalar_one()

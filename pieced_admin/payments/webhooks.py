@@ -18,6 +18,7 @@ from flask import current_app
 
 from ..audit import acting_as, record_audit
 from ..extensions import db
+from ..models.dialect import insert_for
 from ..integrations.stripe_pay import WebhookSignatureError, verify_webhook
 from ..models import ChargeAttempt, Invoice, OrgBillingConfig, OrgPaymentMethod, StripeEvent
 from ..models.types import utcnow
@@ -158,12 +159,8 @@ def _store_once(event_id: str, event_type: str, payload: dict) -> bool:
     write lock is held before anything is read.
     """
     table = StripeEvent.__table__
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     inserted = db.session.execute(
-        insert(table).values(id=event_id, type=event_type, payload=payload)
+        insert_for(table).values(id=event_id, type=event_type, payload=payload)
         .on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
     ).scalar_one_or_none()
     return inserted is not None

@@ -31,6 +31,7 @@ from flask import current_app
 from ..audit import current_actor, record_audit
 from ..billing.issuing import get_invoice, local_today, outstanding_chf
 from ..extensions import db
+from ..models.dialect import insert_for
 from ..models import Invoice, InvoiceDocument, InvoiceReminder, OrgBillingConfig
 from ..models.types import utcnow
 
@@ -135,14 +136,10 @@ def due_reminders(today: date) -> list[tuple[int, str, int]]:
     return due
 
 
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
 def _lock_row(invoice_id: int, level: int) -> InvoiceReminder:
     """The (invoice, level) row, created if missing and locked until the transaction ends."""
     table = InvoiceReminder.__table__
-    insert = (sa.dialects.postgresql.insert if _dialect() == "postgresql" else sa.dialects.sqlite.insert)(table)
+    insert = insert_for(table)
     db.session.execute(insert.values(invoice_id=invoice_id, level=level, status="pending", attempts=0)
                        .on_conflict_do_nothing(index_elements=["invoice_id", "level"]))
     return db.session.execute(
