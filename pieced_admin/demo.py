@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 
+from . import clock
 from .audit import acting_as, record_audit
 from .billing.days import Period
 from .extensions import db
@@ -146,7 +147,7 @@ def _local(day: date, hour: int, minute: int, tz: ZoneInfo) -> datetime:
 def load_demo(today: date | None = None, seed: int = 2026) -> str:
     """Insert the demo data and commit; returns a one-line summary."""
     tz = ZoneInfo(current_app.config["BILLING_TIMEZONE"])
-    today = today or datetime.now(tz).date()
+    today = today or clock.today(tz)
     rng = random.Random(seed)
 
     with acting_as("demo"):

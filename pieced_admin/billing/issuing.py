@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 
+from .. import clock
 from ..audit import current_actor, record_audit
 from ..extensions import db
 from ..models import (
@@ -67,7 +68,7 @@ def billing_zone() -> ZoneInfo:
 
 def local_today(now: datetime | None = None) -> date:
     """Today's date in the billing time zone."""
-    return (now or utcnow()).astimezone(billing_zone()).date()
+    return (now or clock.now()).astimezone(billing_zone()).date()
 
 
 def invoice_number(prefix: str, year: int, sequence: int) -> str:

@@ -47,7 +47,7 @@ class _MailFolder:
         import datetime as _dt
 
         self.count += 1
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
         (self.folder / f"{stamp}-{self.count:04d}.eml").write_bytes(envelope.original_content or envelope.content)
         return "250 Message kept in the local mail folder"
 

@@ -61,8 +61,10 @@ def Percent():  # noqa: N802
 
 
 def utcnow() -> datetime:
-    """The current time, aware and in UTC."""
-    return datetime.now(timezone.utc)
+    """The current time, aware and in UTC, from the app's one clock."""
+    from .. import clock
+
+    return clock.now()
 
 
 ZERO = Decimal("0")

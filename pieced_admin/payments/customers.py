@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 
+from .. import clock
 from ..audit import record_audit
 from ..billing.facts import UnknownOrgError, known_org_ids
 from ..extensions import db
@@ -263,7 +264,7 @@ def card_is_usable(row: OrgPaymentMethod, today=None) -> bool:
     """Not past its expiry month."""
     if not row.exp_year or not row.exp_month:
         return True
-    today = today or datetime.now(timezone.utc).date()
+    today = today or clock.today()
     return (row.exp_year, row.exp_month) >= (today.year, today.month)
 
 

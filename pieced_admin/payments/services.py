@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from .. import clock
 from ..extensions import db
 from ..integrations.stripe_pay import PaymentProviderError, StripeNotConfiguredError, is_configured
 from ..models import ChargeAttempt, Invoice, OrgBillingConfig, OrgPaymentMethod
@@ -24,7 +25,7 @@ __all__ = [
 
 def card_orgs_without_payment_method(today: date | None = None) -> list[OrgBillingConfig]:
     """Card orgs (not paying by invoice) without a mirrored, unexpired card: one query."""
-    today = today or utcnow().date()
+    today = today or clock.today()
     usable = (
         sa.select(OrgPaymentMethod.id)
         .where(OrgPaymentMethod.zitadel_org_id == OrgBillingConfig.zitadel_org_id)
