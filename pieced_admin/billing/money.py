@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Context, Decimal, Inexact
 
-from babel.numbers import format_decimal
-
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
@@ -19,9 +17,11 @@ _EXACT = Context(prec=80, traps=[Inexact])
 
 Number = Decimal | int | str
 
-# Babel locales whose Swiss grouping is the apostrophe (1’234.50) for both
-# invoice languages; fr_CH would group with a narrow space instead.
-_DISPLAY_LOCALES = {"en": "en_CH", "de": "de_CH"}
+# The Swiss group separator as our invoices print it: U+2019 RIGHT SINGLE
+# QUOTATION MARK, in English and German alike. It is our own rule, not the
+# installed CLDR's: Babel 2.19's de_CH/en_CH data dropped grouping of millions
+# and switched to U+0027, which would change what a fresh install prints.
+GROUP_SEPARATOR = "\u2019"
 
 
 def to_decimal(value: Number) -> Decimal:
@@ -86,7 +86,21 @@ def fmt_quantity(value: Number) -> str:
     return _plain(to_decimal(value).normalize())
 
 
+def format_grouped(value: Number, places: int = 2) -> str:
+    """``value`` rounded half-up to ``places`` decimals, thousands grouped with ’: ``-1’234’567.89``."""
+    exponent = Decimal(1).scaleb(-places)
+    rounded = _no_negative_zero(to_decimal(value).quantize(exponent, rounding=ROUND_HALF_UP))
+    sign = "-" if rounded < 0 else ""
+    whole, _, fraction = format(rounded.copy_abs(), "f").partition(".")
+    groups = []
+    while len(whole) > 3:
+        whole, tail = whole[:-3], whole[-3:]
+        groups.insert(0, tail)
+    grouped = GROUP_SEPARATOR.join([whole, *groups])
+    return f"{sign}{grouped}.{fraction}" if places else f"{sign}{grouped}"
+
+
 def format_chf(value: Number, locale: str = "en") -> str:
-    """An amount for people, Swiss style: ``1’234.50`` (language ``en`` or ``de``)."""
-    babel_locale = _DISPLAY_LOCALES.get(locale, locale if "_" in locale else "en_CH")
-    return format_decimal(q2(value), format="#,##0.00", locale=babel_locale)
+    """An amount for people, Swiss style: ``1’234.50``, the same in English and German."""
+    del locale  # one Swiss rule for both invoice languages
+    return format_grouped(value, 2)

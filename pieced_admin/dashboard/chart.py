@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 
-from babel.numbers import format_decimal
+from ..billing.money import format_grouped
 
 # Distinguishable for colour-blind readers (Okabe–Ito), in the order series appear.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -96,7 +96,7 @@ def nice_step(maximum: Decimal, max_ticks: int = 5) -> Decimal:
 
 def axis_amount(value: Decimal) -> str:
     """A tick label: whole francs with the Swiss apostrophe (1’000)."""
-    return format_decimal(value, format="#,##0", locale="en_CH")
+    return format_grouped(value, 0)
 
 
 def stacked_bars(
