@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from pathlib import Path
 
 from flask import Flask
@@ -16,11 +17,28 @@ from .config import (
 )
 from .extensions import csrf, db, login_manager, migrate
 
-__all__ = ["create_app", "ConfigError"]
+__all__ = ["create_app", "ConfigError", "__version__"]
 
 
-def create_app(config: dict | None = None) -> Flask:
-    """Build the app: settings from the environment (overridden by `config`), extensions, blueprints, CLI."""
+def _own_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pieced-admin")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
+__version__ = _own_version()
+
+
+def create_app(config: dict | None = None, *, web: bool = True) -> Flask:
+    """Build the app: settings from the environment (overridden by `config`), extensions, blueprints, CLI.
+
+    ``web=False`` builds it for the command line: commands that serve no page
+    need only ``DATABASE_URL`` (and the outside systems they talk to), not the
+    web settings (``SECRET_KEY``, OIDC) that serving pages requires.
+    """
     settings = load_config()
     if config:
         settings.update(config)
@@ -33,11 +51,14 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.update(settings)
+    app.config["PIECED_WEB"] = web
     if not app.config.get("SECRET_KEY"):
-        if app.config["PIECED_ENV"] == "production":
+        if app.config["PIECED_ENV"] == "production" and web:
             check_required(app.config)
-        app.config["SECRET_KEY"] = development_secret_key(instance)
-    check_required(app.config)
+        # Without web pages nothing is signed with it; the CLI never writes a key file then.
+        app.config["SECRET_KEY"] = development_secret_key(instance) if web else secrets.token_hex(32)
+    if web:
+        check_required(app.config)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         instance.mkdir(parents=True, exist_ok=True)
 

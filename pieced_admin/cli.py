@@ -73,19 +73,32 @@ def register_commands(app: Flask) -> None:
 def _create_app():
     from . import create_app
 
-    return create_app()
+    # No command of the CLI serves web pages (`dev` builds its own app), so the
+    # web settings are not asked for: DATABASE_URL is enough.
+    return create_app(web=False)
 
 
 def build_cli() -> click.Group:
+    from flask.cli import routes_command, shell_command
+
+    from . import __version__
     from .commands.dev import dev
 
     group = FlaskGroup(
         name="pieced-admin",
         create_app=_create_app,
+        # Flask's own `run` would serve pages without the web settings' checks:
+        # `pieced-admin dev` and gunicorn (wsgi.py) are the two ways to serve.
+        add_default_commands=False,
+        add_version_option=False,
         help="PieCed billing back office. Every command honours DATABASE_URL "
         "(default: an SQLite file under instance/).",
     )
+    group.add_command(shell_command)
+    group.add_command(routes_command)
     group.add_command(dev)
+    click.version_option(__version__, "--version", prog_name="pieced-admin",
+                         message="%(prog)s %(version)s")(group)
     return group
 
 

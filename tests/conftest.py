@@ -26,13 +26,22 @@ import requests
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 os.environ["PIECED_ENV"] = "testing"
 
-from pieced_admin import create_app  # noqa: E402
+from pieced_admin import clock, create_app  # noqa: E402
 from pieced_admin.commands.dev import dev_users, start_oidc_provider  # noqa: E402
 from pieced_admin.extensions import db  # noqa: E402
 
 from .peers.postgres import PostgresUnavailable, start_postgres  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# The suite's day. No test reads the machine's clock: the app's one clock
+# (pieced_admin.clock) starts each session at this instant and ticks on from
+# it, and CLI subprocesses get the same day through PIECED_NOW. A test about
+# a particular day says so with @pytest.mark.now("YYYY-MM-DD[THH:MM±hh:mm]").
+SUITE_NOW = "2026-11-21T10:00:00+01:00"
+os.environ["PIECED_NOW"] = SUITE_NOW
+os.environ["PIECED_NOW_TICKING"] = "1"
+clock.set_now(clock.parse_instant(SUITE_NOW), ticking=True)
 TEST_OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
 BACKENDS = ("sqlite", "postgresql")
 
@@ -67,6 +76,21 @@ def pytest_generate_tests(metafunc):
         if metafunc.definition.get_closest_marker("sqlite_only"):
             backends = ["sqlite"]
         metafunc.parametrize("backend", backends, scope="session")
+
+
+@pytest.fixture(autouse=True)
+def _pinned_day(request, monkeypatch):
+    """A test marked ``now`` runs (and its subprocesses run) on that instant; the clock stands still there."""
+    marker = request.node.get_closest_marker("now")
+    if marker is None:
+        yield
+        return
+    moment = clock.parse_instant(marker.args[0])
+    ticking = bool(marker.kwargs.get("ticking", False))
+    monkeypatch.setenv("PIECED_NOW", moment.isoformat())
+    monkeypatch.setenv("PIECED_NOW_TICKING", "1" if ticking else "0")
+    with clock.pinned(moment, ticking=ticking):
+        yield
 
 
 def pytest_configure(config):
@@ -356,13 +380,17 @@ def serve_demo(db_factory, oidc_provider, today: date | None = None):
 
     url = db_factory.fresh()
     app = make_test_app(url, oidc_provider)
+    # The served app lives on the demo's day, as `pieced-admin dev --today` does.
+    pin = clock.pinned(clock.parse_instant(today.isoformat()) if today else clock.now(), ticking=True)
+    pin.__enter__()
     with app.app_context():
-        load_demo(today=today)
+        load_demo(today=clock.today(app.config["BILLING_TIMEZONE"]))
         db.session.remove()
     server = LiveServer(app)
     try:
         yield server
     finally:
+        pin.__exit__(None, None, None)
         server.stop()
         with app.app_context():
             db.session.remove()

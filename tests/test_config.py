@@ -83,11 +83,33 @@ def test_production_start_without_secret_stops_with_one_line(tmp_path):
     assert "SECRET_KEY" in lines[0] and "OIDC_ISSUER" in lines[0]
 
 
-def test_cli_in_production_without_settings_stops_with_one_line(tmp_path):
-    env = _clean_env(PIECED_ENV="production", DATABASE_URL=f"sqlite:///{tmp_path}/x.db",
-                     PIECED_INSTANCE_PATH=str(tmp_path))
-    proc = subprocess.run([str(Path(sys.executable).parent / "pieced-admin"), "db", "upgrade"],
-                          cwd=ROOT, env=env, capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0, proc.stderr
-    assert "SECRET_KEY" in proc.stderr
+def test_the_cli_needs_only_a_database_url(tmp_path):
+    """`db upgrade` and `billing preview` run with DATABASE_URL and nothing else: no SECRET_KEY, no OIDC."""
+    import json
+    import sqlite3
+
+    db_file = tmp_path / "x.db"
+    env = {"PATH": os.environ["PATH"], "DATABASE_URL": f"sqlite:///{db_file}", "PIECED_NOW": "2026-11-21"}
+    pieced = str(Path(sys.executable).parent / "pieced-admin")
+    upgrade = subprocess.run([pieced, "db", "upgrade"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert upgrade.returncode == 0, upgrade.stderr
+    with sqlite3.connect(db_file) as con:
+        con.execute("UPDATE platform_pricing SET tenant_monthly_fee_chf = 49.00 WHERE id = 1")
+        con.execute("INSERT INTO tenant_billing_lifecycle (tenant_name, zitadel_org_id, created_at) "
+                    "VALUES ('acme-main', 'org-acme', '2026-09-01 08:00:00.000000')")
+    preview = subprocess.run([pieced, "billing", "preview", "--org", "org-acme", "--month", "2026-10", "--json"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert preview.returncode == 0, preview.stderr
+    (invoice,) = json.loads(preview.stdout)["invoices"]
+    # A whole October at 49.00 a month: 49.00, VAT 8.1 % of it 3.97, total 52.97.
+    assert (invoice["net_chf"], invoice["vat_chf"], invoice["total_chf"]) == ("49.00", "3.97", "52.97")
+    assert not (tmp_path / "instance").exists() and not list(tmp_path.glob("**/secret_key"))
+
+
+def test_version_is_the_projects_own():
+    from importlib.metadata import version
+
+    proc = subprocess.run([str(Path(sys.executable).parent / "pieced-admin"), "--version"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"pieced-admin {version('pieced-admin')}"

@@ -141,7 +141,13 @@ def test_fmt_quantity(value, expected):
     [
         ("1234.5", "1’234.50"),
         (D("1234567.891"), "1’234’567.89"),
+        (D("1234567.89"), "1’234’567.89"),  # millions grouped too (Babel 2.19's de_CH data would not)
         (D("0"), "0.00"),
+        (D("0.05"), "0.05"),
+        (D("999.99"), "999.99"),
+        (D("1000"), "1’000.00"),
+        (D("-0.05"), "-0.05"),
+        (D("-1000000"), "-1’000’000.00"),
         (D("999.995"), "1’000.00"),
         (D("-1234.5"), "-1’234.50"),
         (D("-0.001"), "0.00"),
@@ -154,3 +160,8 @@ def test_format_chf_swiss_style(value, expected, locale):
 
 def test_format_chf_defaults_to_english():
     assert format_chf(D("1234.5")) == "1’234.50"
+
+
+def test_the_group_separator_is_the_typographic_apostrophe_whatever_babel_says():
+    # U+2019, as the invoices have always printed it; not U+0027 nor a narrow space.
+    assert format_chf(D("1234567.89"), "de") == "1\u2019234\u2019567.89" == format_chf(D("1234567.89"), "en")
