@@ -8,6 +8,8 @@ import threading
 
 import click
 
+from .. import clock
+
 DEV_CLIENT_ID = "pieced-admin-dev"
 DEV_CLIENT_SECRET = "pieced-admin-dev-secret"
 
@@ -47,7 +49,7 @@ class _MailFolder:
         import datetime as _dt
 
         self.count += 1
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        stamp = clock.now().strftime("%Y%m%d-%H%M%S")
         (self.folder / f"{stamp}-{self.count:04d}.eml").write_bytes(envelope.original_content or envelope.content)
         return "250 Message kept in the local mail folder"
 
@@ -88,7 +90,9 @@ def _free_port(host: str) -> int:
 @click.option("--oidc-port", type=int, default=None,
               help="Port of the local login provider (default: the app's port + 1, or a free one).")
 @click.option("--no-demo", is_flag=True, help="Do not load demo data into an empty database.")
-def dev(port: int, host: str, oidc_port: int | None, no_demo: bool) -> None:
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Run as if it were this day (YYYY-MM-DD): the demo data and every page follow it.")
+def dev(port: int, host: str, oidc_port: int | None, no_demo: bool, today=None) -> None:
     """Run the app on the embedded default: SQLite, demo data and a local login provider."""
     from ..cli import CliError
 
@@ -105,6 +109,10 @@ def dev(port: int, host: str, oidc_port: int | None, no_demo: bool) -> None:
         oidc_port = port + 1 if _port_free(host, port + 1) else _free_port(host)
     elif not _port_free(host, oidc_port):
         raise CliError(f"port {oidc_port} on {host} is in use; pick another with --oidc-port")
+
+    if today is not None:
+        # The app's one clock starts at that day's noon and runs on from there.
+        clock.set_now(today.date(), ticking=True)
 
     from flask_migrate import upgrade
     from werkzeug.serving import run_simple
@@ -149,6 +157,8 @@ def dev(port: int, host: str, oidc_port: int | None, no_demo: bool) -> None:
     click.echo("    finance  finance (invoices, payments, reminders)")
     click.echo("    nobody   signed in without a role")
     click.echo(f"  Mail: {mail_note}")
+    click.echo(f"  Today: {clock.today(app.config['BILLING_TIMEZONE']):%d.%m.%Y}"
+               + (" (set with --today)" if today is not None else ""))
     click.echo("  Stop with Ctrl+C.")
     click.echo("")
     try:
