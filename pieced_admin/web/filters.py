@@ -10,7 +10,7 @@ from flask import Flask, current_app
 
 
 def chf(value, language: str = "en") -> str:
-    """1234.5 -> 1’234.50 (formatted by Babel through billing.money)."""
+    """1234.5 -> 1’234.50 (our Swiss rule in billing.money, the same in English and German)."""
     if value is None or value == "":
         return ""
     from ..billing.money import format_chf
