@@ -46,7 +46,6 @@ class _MailFolder:
         self.count = 0
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook
-        import datetime as _dt
 
         self.count += 1
         stamp = clock.now().strftime("%Y%m%d-%H%M%S")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime, timezone
 from urllib.parse import quote
 
 import sqlalchemy as sa

@@ -11,7 +11,6 @@ from .. import clock
 from ..extensions import db
 from ..integrations.stripe_pay import PaymentProviderError, StripeNotConfiguredError, is_configured
 from ..models import ChargeAttempt, Invoice, OrgBillingConfig, OrgPaymentMethod
-from ..models.types import utcnow
 from .charging import ATTENTION_STATUSES, ChargeOutcome, charge_invoice, charge_new_invoice
 from .customers import create_setup_link, ensure_customer, find_org, sync_payment_methods
 

@@ -14,13 +14,12 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
+from pieced_admin import clock
 from pieced_admin.billing.days import Period
 from pieced_admin.billing.monthly import Shard, previous_month, run_monthly, shard_of
 from pieced_admin.extensions import db
@@ -41,7 +40,7 @@ from ..reminders.data import ready_default_entity
 
 OCTOBER = Period(2026, 10)
 # Invoices are numbered in the year they are issued: the run issues now.
-Y = datetime.now(ZoneInfo("Europe/Zurich")).year
+Y = clock.today("Europe/Zurich").year  # the suite's day (tests/conftest.py)
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import pytest
 
+from pieced_admin import clock
 from pieced_admin.billing.days import Period
 from pieced_admin.extensions import db
 from pieced_admin.models import OrgBillingConfig, TenantLifecycle
@@ -28,7 +29,7 @@ from tests.peers.localstripe_server import LocalStripeUnavailable, start_localst
 from tests.peers.stripe_fake import StripeFake
 
 # Last month, whenever the tests run: a whole month of one tenant is billed exactly the monthly fee.
-LAST_MONTH = Period.of(datetime.now(timezone.utc).date()).previous()
+LAST_MONTH = Period.of(clock.today("Europe/Zurich")).previous()  # the suite's day
 WEBHOOK_SECRET = "whsec_pieced_test_secret"
 
 _localstripe = {}

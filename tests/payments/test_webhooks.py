@@ -7,12 +7,13 @@ webhook matches them only through the ids we stored.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
+from pieced_admin import clock
 from pieced_admin.extensions import db
 from pieced_admin.models import AuditLog, ChargeAttempt, Invoice, OrgPaymentMethod, StripeEvent
 from pieced_admin.orgs.services import default_entity
@@ -40,7 +41,7 @@ def _charged_invoice(pi_id="pi_test_charged", customer_id="cus_test_charged") ->
     invoice = Invoice(
         number="PC-2026-9001", zitadel_org_id=org.zitadel_org_id,
         billing_entity_id=default_entity().id, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31),
-        status="issued", issued_at=datetime.now(timezone.utc), due_date=date(2026, 12, 21), currency="CHF",
+        status="issued", issued_at=clock.now(), due_date=date(2026, 12, 21), currency="CHF",
         net_chf=Decimal("49.00"), vat_rate=Decimal("8.10"), vat_chf=Decimal("3.97"), total_chf=Decimal("52.97"),
         charge_status="processing", stripe_payment_intent_id=pi_id,
     )

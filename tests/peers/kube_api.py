@@ -52,6 +52,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from pieced_admin import clock as app_clock
+
 __all__ = [
     "KubeAPIServer",
     "RecordedPatch",
@@ -128,7 +130,7 @@ def tenant(
         all_labels[TEAM_LABEL] = team_id
     all_labels.update(labels or {})
     if created is None:
-        created = datetime.now(timezone.utc).replace(microsecond=0)
+        created = app_clock.now().replace(microsecond=0)  # the cluster's clock agrees with the app's
     obj: dict[str, Any] = {
         "apiVersion": api_version,
         "kind": kind,
@@ -415,7 +417,7 @@ class KubeAPIServer:
         self.plural = plural
         self.kind = kind
         self.status_subresource = status_subresource
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or app_clock.now
         self._host = host
         self._port = port
         self._lock = threading.RLock()

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
+from pieced_admin import clock
 from pieced_admin.extensions import db
 from pieced_admin.models import AuditLog, BillingRun, Invoice
 
@@ -24,7 +23,7 @@ from ..reminders.data import ready_default_entity
 
 HTMX = {"HX-Request": "true"}
 # Invoices are numbered in the year they are issued: the run issues now.
-Y = datetime.now(ZoneInfo("Europe/Zurich")).year
+Y = clock.today("Europe/Zurich").year  # the suite's day (tests/conftest.py)
 
 
 def seed(app, orgs=("org-a", "org-b")) -> None:
