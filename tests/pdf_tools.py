@@ -34,7 +34,9 @@ class PdfToolMissing(RuntimeError):
 def _run(args: list[str], data: bytes) -> bytes:
     if shutil.which(args[0]) is None:
         raise PdfToolMissing(f"{args[0]} not found: apt-get install -y poppler-utils")
-    proc = subprocess.run(args, input=data, capture_output=True, check=False, timeout=120)
+    # No subprocess timeout: pytest-timeout bounds a hang, and libfaketime (the suite run on
+    # another day) breaks the timed wait subprocess uses with EINVAL.
+    proc = subprocess.run(args, input=data, capture_output=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{args[0]} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[:500]}")
     return proc.stdout
@@ -88,7 +90,7 @@ def render_pages(pdf: bytes, *, dpi: int = 300, first: int | None = None, last: 
             args += ["-f", str(first)]
         if last is not None:
             args += ["-l", str(last)]
-        subprocess.run([*args, str(src), str(Path(tmp) / "page")], check=True, capture_output=True, timeout=120)
+        subprocess.run([*args, str(src), str(Path(tmp) / "page")], check=True, capture_output=True)
         return [p.read_bytes() for p in sorted(Path(tmp).glob("page-*.png"), key=lambda p: int(p.stem.split("-")[-1]))]
 
 

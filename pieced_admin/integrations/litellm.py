@@ -217,7 +217,8 @@ class LiteLLMClient:
                 "Check that LITELLM_URL is reachable and the proxy is healthy, then retry",
                 status=getattr(exc, "status", None),
             ) from exc
-        except requests.RequestException as exc:
+        except (requests.RequestException, OSError) as exc:
+            # A socket error that requests does not wrap is still LiteLLM failing: name it.
             raise LiteLLMError(f"LiteLLM request to {self.host}{path} could not be made: {exc}. Check LITELLM_URL") from exc
         try:
             body = response.json()
