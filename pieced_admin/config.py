@@ -128,6 +128,10 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: Path | None
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+        # Sessions (SPEC §7): absolute and idle limits, and how often roles are read again from the provider
+        "SESSION_MAX_HOURS": _int(env, "SESSION_MAX_HOURS", 12),
+        "SESSION_IDLE_MINUTES": _int(env, "SESSION_IDLE_MINUTES", 60),
+        "ROLE_REFRESH_MINUTES": _int(env, "ROLE_REFRESH_MINUTES", 15),
     }
 
     if pieced_env == "production":
