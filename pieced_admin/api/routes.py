@@ -30,10 +30,40 @@ def healthz():
     return jsonify(status="ok", database="ok"), 200
 
 
+MAX_JSON_DEPTH = 8  # a batch is a list of flat objects: depth 2
+
+
 def _bearer_ok(expected: str) -> bool:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), expected)
+    if not expected or scheme.lower() != "bearer":
+        return False
+    # Bytes, so a token with characters outside ASCII is simply wrong, not a TypeError.
+    return hmac.compare_digest(token.strip().encode("utf-8", "surrogateescape"),
+                               expected.encode("utf-8", "surrogateescape"))
+
+
+def json_too_deep(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON text nests arrays/objects deeper than `limit` (checked before parsing, which recurses)."""
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
 
 
 @bp.post("/api/usage/threema")
@@ -43,12 +73,17 @@ def threema_usage():
     """Record Threema messages reported by a tenant's bridge (idempotent by message_id)."""
     if not _bearer_ok(current_app.config.get("USAGE_INGEST_TOKEN", "")):
         return jsonify(error="a valid bearer token (USAGE_INGEST_TOKEN) is required"), 401
+    if json_too_deep(request.get_data(cache=True)):
+        return jsonify(error=f"the body nests deeper than {MAX_JSON_DEPTH} levels: send one record or a list of records"), 400
     payload = request.get_json(silent=True)
     if payload is None:
         return jsonify(error="the body must be JSON: one record or a list of records"), 400
     result = ingest_threema_records(payload)
     db.session.commit()
     body = {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": result.rejected}
+    if result.late:
+        body["late"] = result.late
+        log.warning("Threema usage for months already invoiced: %s", result.late[:5])
     if result.errors:
         body["errors"] = result.errors
         return jsonify(body), 400

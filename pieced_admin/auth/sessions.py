@@ -113,9 +113,17 @@ class Checked:
 
 def check_session(raw: str | None, user_id: str | None) -> Checked:
     """The user of a still valid session, after the checks of every request; commits what it changed."""
-    row = find_session(raw)
-    if row is None or user_id is None or str(row.user_id) != str(user_id):
+    found = None
+    if raw and isinstance(raw, str):
+        # One statement, always sent (never answered from the identity map): the row may have been
+        # ended by another request since.
+        found = db.session.execute(
+            sa.select(UserSession, User).join(User, User.id == UserSession.user_id)
+            .where(UserSession.id == _digest(raw)).execution_options(populate_existing=True)
+        ).first()
+    if found is None or user_id is None or str(found[0].user_id) != str(user_id):
         return Checked(None, "not signed in")
+    row, user = found
     if row.ended_at is not None:
         return Checked(None, row.end_reason or "signed out")
     max_age, idle, refresh_every = _limits()
@@ -125,7 +133,6 @@ def check_session(raw: str | None, user_id: str | None) -> Checked:
         reason = f"the session reached its limit of {current_app.config['SESSION_MAX_HOURS']} hours"
     elif now - row.last_seen_at >= idle:
         reason = f"no activity for {current_app.config['SESSION_IDLE_MINUTES']} minutes"
-    user = db.session.get(User, row.user_id)
     refreshed = reason is None and now - row.roles_checked_at >= refresh_every
     if refreshed:
         reason = _refresh_roles(row, user)
