@@ -159,6 +159,65 @@ def check_required(cfg: dict) -> None:
         )
 
 
+# Every value the repository's examples (deploy/) give a secret: never acceptable in production.
+# tests/test_security_settings.py checks that this list covers every value in deploy/.
+EXAMPLE_SECRET_VALUES = frozenset({
+    "CHANGE-ME", "sk-CHANGE-ME", "sk_live_CHANGE-ME", "whsec_CHANGE-ME",
+    "postgresql://pieced_admin:CHANGE-ME@postgres.pieced.svc.cluster.local:5432/pieced_admin",
+    "test-secret-key", "test-ingest-token",
+})
+MIN_SECRET_LENGTH = 32
+
+
+def repository_example_values(root: Path = PROJECT_ROOT) -> frozenset[str]:
+    """Every value written in the deploy/ examples of this checkout (none in an image without them)."""
+    values: set[str] = set()
+    folder = root / "deploy"
+    if folder.is_dir():
+        for path in folder.rglob("*.yaml"):
+            for line in path.read_text(errors="replace").splitlines():
+                key, sep, value = line.partition(": ")
+                value = value.split(" #", 1)[0].strip().strip("\"'")
+                if sep and value and not key.strip().startswith("#"):
+                    values.add(value)
+    return frozenset(values)
+
+
+def _is_example(value: str) -> bool:
+    lowered = value.lower()
+    return (value in EXAMPLE_SECRET_VALUES or "change-me" in lowered or "changeme" in lowered
+            or value in repository_example_values())
+
+
+def check_serving_settings(cfg: Mapping) -> None:
+    """Refuse to serve the web app in production with a guessable secret or no public URL (SPEC §7).
+
+    Runs where the web app is served (wsgi.py), not for CLI commands, which sign no cookies and take
+    no bearer tokens. `SECRET_KEY` and `USAGE_INGEST_TOKEN` (when set: empty disables the ingest)
+    must be at least 32 characters and none of the repository's example values; `PUBLIC_URL` must
+    name the https address the admin is reached at (it builds the OIDC callback, never the Host header).
+    """
+    if cfg.get("PIECED_ENV") != "production":
+        return
+    problems = []
+    for name in ("SECRET_KEY", "USAGE_INGEST_TOKEN"):
+        value = str(cfg.get(name) or "")
+        if not value and name == "USAGE_INGEST_TOKEN":
+            continue
+        if _is_example(value):
+            problems.append(f"{name} is a placeholder from the repository's examples")
+        elif len(value) < MIN_SECRET_LENGTH:
+            problems.append(f"{name} is shorter than {MIN_SECRET_LENGTH} characters")
+    public = str(cfg.get("PUBLIC_URL") or "")
+    if not public.startswith("https://") or len(public) <= len("https://"):
+        problems.append("PUBLIC_URL must be the https:// address the admin is reached at")
+    if problems:
+        raise ConfigError(
+            "; ".join(problems)
+            + " (PIECED_ENV=production; make a secret with: python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+
+
 def development_secret_key(instance: Path) -> str:
     """A per-checkout random key, kept under instance/, so dev sessions survive restarts."""
     instance.mkdir(parents=True, exist_ok=True)

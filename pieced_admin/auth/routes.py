@@ -14,6 +14,7 @@ from ..extensions import db
 from ..audit import record_audit
 from ..models import User
 from ..models.types import utcnow
+from ..web.urls import public_url_for
 from .access import admin_only, public
 from .oidc import client, roles_from_claims
 from .sessions import end_session, end_user_sessions, find_session, start_session, users_with_sessions
@@ -56,7 +57,7 @@ def login_start():
         return redirect(url_for("auth.login"))
     session["login_next"] = _safe_next(request.args.get("next"))
     try:
-        return oidc.authorize_redirect(url_for("auth.callback", _external=True))
+        return oidc.authorize_redirect(public_url_for("auth.callback"))
     except (RequestException, OAuthError, ValueError) as exc:
         log.warning("OIDC provider unreachable: %s", exc)
         flash(f"The login provider at {current_app.config['OIDC_ISSUER']} did not answer ({exc.__class__.__name__}). Try again in a minute.", "error")
@@ -148,7 +149,7 @@ def logout():
         db.session.commit()
     logout_user()
     session.clear()
-    back = url_for("auth.login", signed_out=1, _external=True)
+    back = public_url_for("auth.login", signed_out=1)
     oidc = client()
     if oidc is not None:
         try:
