@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, jsonify, request
 from ..auth.access import public, token_auth
 from ..extensions import csrf, db
 from ..usage import ingest_threema_records
+from ..web.payloads import json_too_deep
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger(__name__)
@@ -43,29 +44,6 @@ def _bearer_ok(expected: str) -> bool:
                                expected.encode("utf-8", "surrogateescape"))
 
 
-def json_too_deep(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether JSON text nests arrays/objects deeper than `limit` (checked before parsing, which recurses)."""
-    depth = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth > limit:
-                return True
-        elif byte in (0x5D, 0x7D):  # ] }
-            depth -= 1
-    return False
-
-
 @bp.post("/api/usage/threema")
 @token_auth
 @csrf.exempt
@@ -73,7 +51,7 @@ def threema_usage():
     """Record Threema messages reported by a tenant's bridge (idempotent by message_id)."""
     if not _bearer_ok(current_app.config.get("USAGE_INGEST_TOKEN", "")):
         return jsonify(error="a valid bearer token (USAGE_INGEST_TOKEN) is required"), 401
-    if json_too_deep(request.get_data(cache=True)):
+    if json_too_deep(request.get_data(cache=True), MAX_JSON_DEPTH):
         return jsonify(error=f"the body nests deeper than {MAX_JSON_DEPTH} levels: send one record or a list of records"), 400
     payload = request.get_json(silent=True)
     if payload is None:
