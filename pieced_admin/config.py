@@ -194,8 +194,9 @@ def check_serving_settings(cfg: Mapping) -> None:
 
     Runs where the web app is served (wsgi.py), not for CLI commands, which sign no cookies and take
     no bearer tokens. `SECRET_KEY` and `USAGE_INGEST_TOKEN` (when set: empty disables the ingest)
-    must be at least 32 characters and none of the repository's example values; `PUBLIC_URL` must
-    name the https address the admin is reached at (it builds the OIDC callback, never the Host header).
+    must be at least 32 characters and none of the repository's example values; the other secrets
+    must not be example values; `PUBLIC_URL` must name the https address the admin is reached at
+    (it builds the OIDC callback, never the Host header).
     """
     if cfg.get("PIECED_ENV") != "production":
         return
@@ -208,6 +209,11 @@ def check_serving_settings(cfg: Mapping) -> None:
             problems.append(f"{name} is a placeholder from the repository's examples")
         elif len(value) < MIN_SECRET_LENGTH:
             problems.append(f"{name} is shorter than {MIN_SECRET_LENGTH} characters")
+    # Secrets whose form the provider decides: only the placeholders are refused.
+    for name in ("OIDC_CLIENT_SECRET", "LITELLM_API_KEY", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_PASSWORD"):
+        value = str(cfg.get(name) or "")
+        if value and _is_example(value):
+            problems.append(f"{name} is a placeholder from the repository's examples")
     public = str(cfg.get("PUBLIC_URL") or "")
     if not public.startswith("https://") or len(public) <= len("https://"):
         problems.append("PUBLIC_URL must be the https:// address the admin is reached at")

@@ -68,6 +68,8 @@ def _example_values() -> set[str]:
     ("SECRET_KEY", "x" * 31, "SECRET_KEY is shorter than 32"),
     ("USAGE_INGEST_TOKEN", "CHANGE-ME", "USAGE_INGEST_TOKEN is a placeholder"),
     ("USAGE_INGEST_TOKEN", "short-token", "USAGE_INGEST_TOKEN is shorter than 32"),
+    ("STRIPE_WEBHOOK_SECRET", "whsec_CHANGE-ME", "STRIPE_WEBHOOK_SECRET is a placeholder"),
+    ("OIDC_CLIENT_SECRET", "CHANGE-ME", "OIDC_CLIENT_SECRET is a placeholder"),
     ("PUBLIC_URL", "", "PUBLIC_URL must be the https://"),
     ("PUBLIC_URL", "http://billing.example", "PUBLIC_URL must be the https://"),
 ])

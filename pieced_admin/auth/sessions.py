@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # A request within this time of the last one does not write last_seen_at again.
 SEEN_RESOLUTION = timedelta(seconds=60)
+# Rows of sessions older than this are deleted when their user signs in again.
+KEEP_ENDED = timedelta(days=30)
 
 
 def _digest(token: str) -> str:
@@ -43,6 +45,8 @@ def start_session(user: User, token: dict) -> str:
     """Open a session for `user` with the provider's `token`; returns the cookie's token. Flushes."""
     raw = secrets.token_urlsafe(32)
     now = clock.now()
+    db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id,
+                                                    UserSession.created_at < now - KEEP_ENDED))
     db.session.add(UserSession(
         id=_digest(raw), user_id=user.id, created_at=now, last_seen_at=now, roles_checked_at=now,
         access_token=token.get("access_token"), id_token=token.get("id_token"),

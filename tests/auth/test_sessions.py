@@ -171,3 +171,11 @@ def test_finance_cannot_end_sessions(app, client, login, session):
     user_id = session.execute(sa.select(User.id).filter_by(sub="finance")).scalar_one()
     assert client.get("/users").status_code == 403
     assert client.post(f"/users/{user_id}/sessions/end", headers={"X-CSRFToken": _csrf(client)}).status_code == 403
+
+
+def test_old_session_rows_are_deleted_when_the_user_signs_in_again(client, login, session):
+    login("admin")
+    _at(31 * 24 * 60)
+    login("admin")
+    rows = session.execute(sa.select(UserSession)).scalars().all()
+    assert len(rows) == 1 and rows[0].ended_at is None
