@@ -18,8 +18,11 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
 max_requests = 0
-# Behind the Kubernetes Service / ingress: trust X-Forwarded-* from the proxy.
-forwarded_allow_ips = "*"
+# Behind the Kubernetes Service / ingress: trust X-Forwarded-* only from the proxies named in
+# FORWARDED_ALLOW_IPS (addresses or CIDR networks, comma-separated; web.yaml sets the pod network).
+# Never "*" by default: any client reaching the pod could then claim https or another address.
+# Absolute URLs (the OIDC callback, links) come from PUBLIC_URL, never from the Host header.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")

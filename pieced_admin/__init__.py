@@ -84,8 +84,9 @@ def create_app(config: dict | None = None, *, web: bool = True) -> Flask:
     access.init_app(app)
     csrf.init_app(app)
 
-    from .web import errors, filters, htmx, shell
+    from .web import errors, filters, htmx, security, shell
 
+    security.init_app(app)
     filters.init_app(app)
     errors.init_app(app)
     htmx.init_app(app)

@@ -128,6 +128,10 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: Path | None
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+        # Sessions (SPEC §7): absolute and idle limits, and how often roles are read again from the provider
+        "SESSION_MAX_HOURS": _int(env, "SESSION_MAX_HOURS", 12),
+        "SESSION_IDLE_MINUTES": _int(env, "SESSION_IDLE_MINUTES", 60),
+        "ROLE_REFRESH_MINUTES": _int(env, "ROLE_REFRESH_MINUTES", 15),
     }
 
     if pieced_env == "production":
@@ -152,6 +156,71 @@ def check_required(cfg: dict) -> None:
         raise ConfigError(
             "missing setting(s) " + ", ".join(missing)
             + " (required when PIECED_ENV=production; see docs/OPERATIONS.md)"
+        )
+
+
+# Every value the repository's examples (deploy/) give a secret: never acceptable in production.
+# tests/test_security_settings.py checks that this list covers every value in deploy/.
+EXAMPLE_SECRET_VALUES = frozenset({
+    "CHANGE-ME", "sk-CHANGE-ME", "sk_live_CHANGE-ME", "whsec_CHANGE-ME",
+    "postgresql://pieced_admin:CHANGE-ME@postgres.pieced.svc.cluster.local:5432/pieced_admin",
+    "test-secret-key", "test-ingest-token",
+})
+MIN_SECRET_LENGTH = 32
+
+
+def repository_example_values(root: Path = PROJECT_ROOT) -> frozenset[str]:
+    """Every value written in the deploy/ examples of this checkout (none in an image without them)."""
+    values: set[str] = set()
+    folder = root / "deploy"
+    if folder.is_dir():
+        for path in folder.rglob("*.yaml"):
+            for line in path.read_text(errors="replace").splitlines():
+                key, sep, value = line.partition(": ")
+                value = value.split(" #", 1)[0].strip().strip("\"'")
+                if sep and value and not key.strip().startswith("#"):
+                    values.add(value)
+    return frozenset(values)
+
+
+def _is_example(value: str) -> bool:
+    lowered = value.lower()
+    return (value in EXAMPLE_SECRET_VALUES or "change-me" in lowered or "changeme" in lowered
+            or value in repository_example_values())
+
+
+def check_serving_settings(cfg: Mapping) -> None:
+    """Refuse to serve the web app in production with a guessable secret or no public URL (SPEC §7).
+
+    Runs where the web app is served (wsgi.py), not for CLI commands, which sign no cookies and take
+    no bearer tokens. `SECRET_KEY` and `USAGE_INGEST_TOKEN` (when set: empty disables the ingest)
+    must be at least 32 characters and none of the repository's example values; the other secrets
+    must not be example values; `PUBLIC_URL` must name the https address the admin is reached at
+    (it builds the OIDC callback, never the Host header).
+    """
+    if cfg.get("PIECED_ENV") != "production":
+        return
+    problems = []
+    for name in ("SECRET_KEY", "USAGE_INGEST_TOKEN"):
+        value = str(cfg.get(name) or "")
+        if not value and name == "USAGE_INGEST_TOKEN":
+            continue
+        if _is_example(value):
+            problems.append(f"{name} is a placeholder from the repository's examples")
+        elif len(value) < MIN_SECRET_LENGTH:
+            problems.append(f"{name} is shorter than {MIN_SECRET_LENGTH} characters")
+    # Secrets whose form the provider decides: only the placeholders are refused.
+    for name in ("OIDC_CLIENT_SECRET", "LITELLM_API_KEY", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_PASSWORD"):
+        value = str(cfg.get(name) or "")
+        if value and _is_example(value):
+            problems.append(f"{name} is a placeholder from the repository's examples")
+    public = str(cfg.get("PUBLIC_URL") or "")
+    if not public.startswith("https://") or len(public) <= len("https://"):
+        problems.append("PUBLIC_URL must be the https:// address the admin is reached at")
+    if problems:
+        raise ConfigError(
+            "; ".join(problems)
+            + " (PIECED_ENV=production; make a secret with: python -c 'import secrets; print(secrets.token_hex(32))')"
         )
 
 

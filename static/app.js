@@ -10,6 +10,20 @@ document.addEventListener("DOMContentLoaded", function () {
   });
 });
 
+// No inline handlers (the Content-Security-Policy allows only these scripts):
+// <button data-copy-from="ID"> copies that field's value; <input data-select-on-focus> selects itself.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("[data-copy-from]");
+  if (!button) { return; }
+  var field = document.getElementById(button.getAttribute("data-copy-from"));
+  if (field && navigator.clipboard) {
+    navigator.clipboard.writeText(field.value).then(function () { button.textContent = "Copied"; });
+  }
+});
+document.addEventListener("focusin", function (event) {
+  if (event.target.hasAttribute && event.target.hasAttribute("data-select-on-focus")) { event.target.select(); }
+});
+
 // Show a server error of an htmx request in the flash area instead of failing silently.
 document.addEventListener("htmx:responseError", function (event) {
   var flashes = document.getElementById("flashes");

@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, jsonify, request
 from ..auth.access import public, token_auth
 from ..extensions import csrf, db
 from ..usage import ingest_threema_records
+from ..web.payloads import json_too_deep
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger(__name__)
@@ -30,10 +31,17 @@ def healthz():
     return jsonify(status="ok", database="ok"), 200
 
 
+MAX_JSON_DEPTH = 8  # a batch is a list of flat objects: depth 2
+
+
 def _bearer_ok(expected: str) -> bool:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), expected)
+    if not expected or scheme.lower() != "bearer":
+        return False
+    # Bytes, so a token with characters outside ASCII is simply wrong, not a TypeError.
+    return hmac.compare_digest(token.strip().encode("utf-8", "surrogateescape"),
+                               expected.encode("utf-8", "surrogateescape"))
 
 
 @bp.post("/api/usage/threema")
@@ -43,12 +51,17 @@ def threema_usage():
     """Record Threema messages reported by a tenant's bridge (idempotent by message_id)."""
     if not _bearer_ok(current_app.config.get("USAGE_INGEST_TOKEN", "")):
         return jsonify(error="a valid bearer token (USAGE_INGEST_TOKEN) is required"), 401
+    if json_too_deep(request.get_data(cache=True), MAX_JSON_DEPTH):
+        return jsonify(error=f"the body nests deeper than {MAX_JSON_DEPTH} levels: send one record or a list of records"), 400
     payload = request.get_json(silent=True)
     if payload is None:
         return jsonify(error="the body must be JSON: one record or a list of records"), 400
     result = ingest_threema_records(payload)
     db.session.commit()
     body = {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": result.rejected}
+    if result.late:
+        body["late"] = result.late
+        log.warning("Threema usage for months already invoiced: %s", result.late[:5])
     if result.errors:
         body["errors"] = result.errors
         return jsonify(body), 400

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Flask, abort, current_app, jsonify, redirect, request, url_for
+from flask import Flask, abort, current_app, flash, g, jsonify, redirect, request, session, url_for
 from flask_login import current_user
 
 from .oidc import ROLE_ADMIN, ROLE_FINANCE, STAFF_ROLES
@@ -77,6 +77,9 @@ def _wants_json() -> bool:
 
 
 def _enforce():
+    # Each request asks its session row again (one app context may serve several requests in tests).
+    g.pop("_login_user", None)
+    g.pop("session_ended", None)
     if request.endpoint is None:
         return None  # 404/405 are answered by Flask
     view = current_app.view_functions.get(request.endpoint)
@@ -88,6 +91,9 @@ def _enforce():
     if not current_user.is_authenticated:
         if _wants_json():
             return jsonify(error="authentication required"), 401
+        ended = g.pop("session_ended", None)
+        if ended:
+            flash(f"Your session ended: {ended}. Please sign in again.", "error")
         login_url = url_for("auth.login", next=request.full_path.rstrip("?"))
         if request.headers.get("HX-Request") == "true":
             return "", 401, {"HX-Redirect": login_url}
@@ -104,15 +110,20 @@ def _enforce():
 
 def init_app(app: Flask) -> None:
     """Check every request against its route's access rule, and load users for Flask-Login."""
-    from ..extensions import db, login_manager
-    from ..models import User
+    from ..extensions import login_manager
+
+    from .sessions import check_session
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        try:
-            return db.session.get(User, int(user_id))
-        except (TypeError, ValueError):
-            return None
+        # The cookie only names a server-side session: that row decides (logout, limits, roles).
+        checked = check_session(session.get("sid"), user_id)
+        if checked.user is None:
+            for key in ("sid", "_user_id", "_fresh", "_id"):
+                session.pop(key, None)
+            if checked.reason != "not signed in":
+                g.session_ended = checked.reason
+        return checked.user
 
     app.before_request(_enforce)
     app.jinja_env.globals["user_can"] = user_can

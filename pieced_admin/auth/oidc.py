@@ -58,3 +58,39 @@ def roles_from_claims(claims: Mapping, config: Mapping) -> list[str]:
     if config["FINANCE_ROLE"] in names:
         roles.append(ROLE_FINANCE)
     return roles
+
+
+def fresh_claims(access_token: str | None, *, expected_sub: str) -> dict:
+    """The user's claims from the provider's userinfo now; LoginProviderError when it does not confirm them.
+
+    A token the provider no longer accepts (user disabled, tokens revoked,
+    expired) or a userinfo answer about another subject ends the sign-in.
+    """
+    import requests
+
+    oidc = client()
+    if oidc is None:
+        raise LoginProviderError("no login provider is configured")
+    if not access_token:
+        raise LoginProviderError("no access token to read the roles again")
+    try:
+        endpoint = oidc.load_server_metadata().get("userinfo_endpoint")
+        if not endpoint:
+            raise LoginProviderError("the provider offers no userinfo endpoint")
+        resp = requests.get(endpoint, headers={"Authorization": f"Bearer {access_token}",
+                                               "Accept": "application/json"}, timeout=10)
+    except (requests.RequestException, ValueError) as exc:
+        raise LoginProviderError(f"the login provider did not answer ({exc.__class__.__name__})") from None
+    if resp.status_code in (400, 401, 403):  # invalid_token: revoked, expired, user disabled
+        raise LoginProviderError("the login provider no longer accepts this sign-in")
+    if resp.status_code != 200:
+        raise LoginProviderError(f"the login provider answered HTTP {resp.status_code} to userinfo")
+    try:
+        claims = resp.json()
+    except ValueError:
+        claims = None
+    if not isinstance(claims, dict):
+        raise LoginProviderError("the login provider's userinfo is not a JSON object")
+    if claims.get("sub") != expected_sub:
+        raise LoginProviderError("the login provider's userinfo names another user")
+    return claims

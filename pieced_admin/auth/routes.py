@@ -11,10 +11,13 @@ from flask_login import current_user, login_user, logout_user
 from requests.exceptions import RequestException
 
 from ..extensions import db
+from ..audit import record_audit
 from ..models import User
 from ..models.types import utcnow
-from .access import public
+from ..web.urls import public_url_for
+from .access import admin_only, public
 from .oidc import client, roles_from_claims
+from .sessions import end_session, end_user_sessions, find_session, start_session, users_with_sessions
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
@@ -54,11 +57,37 @@ def login_start():
         return redirect(url_for("auth.login"))
     session["login_next"] = _safe_next(request.args.get("next"))
     try:
-        return oidc.authorize_redirect(url_for("auth.callback", _external=True))
+        return oidc.authorize_redirect(public_url_for("auth.callback"))
     except (RequestException, OAuthError, ValueError) as exc:
         log.warning("OIDC provider unreachable: %s", exc)
         flash(f"The login provider at {current_app.config['OIDC_ISSUER']} did not answer ({exc.__class__.__name__}). Try again in a minute.", "error")
         return redirect(url_for("auth.login"))
+
+
+class SignInFailed(Exception):
+    """The provider's answer cannot sign anyone in; the message says why."""
+
+
+def _sign_in_failed(what: str):
+    flash(f"Sign-in did not complete: {what}. Please try again.", "error")
+    return redirect(url_for("auth.login"))
+
+
+def _claims_from_provider(oidc) -> tuple[dict, dict]:
+    """Exchange the code; the verified ID token's claims (plus userinfo when roles are not in it)."""
+    token = oidc.authorize_access_token()
+    id_claims = dict(token.get("userinfo") or {})
+    if not id_claims.get("sub"):
+        raise SignInFailed("the provider sent no valid ID token")
+    claims = dict(id_claims)
+    if current_app.config["OIDC_ROLES_CLAIM"] not in claims:
+        info = dict(oidc.userinfo(token=token) or {})
+        # OIDC Core §5.3.2: a userinfo answer about another subject must not be used.
+        if info.get("sub") != id_claims["sub"]:
+            raise SignInFailed("the provider's userinfo names another user than its ID token")
+        claims.update(info)
+        claims["sub"] = id_claims["sub"]
+    return token, claims
 
 
 @bp.get("/auth/callback")
@@ -69,50 +98,86 @@ def callback():
     if oidc is None:
         return redirect(url_for("auth.login"))
     try:
-        token = oidc.authorize_access_token()
-        claims = dict(token.get("userinfo") or {})
-        roles_claim = current_app.config["OIDC_ROLES_CLAIM"]
-        if roles_claim not in claims:
-            claims.update(oidc.userinfo(token=token))
+        token, claims = _claims_from_provider(oidc)
+    except SignInFailed as exc:
+        log.warning("OIDC login refused: %s", exc)
+        return _sign_in_failed(str(exc))
     except (OAuthError, RequestException, ValueError, KeyError) as exc:
         log.warning("OIDC login failed: %s", exc)
-        flash(f"Sign-in did not complete: {getattr(exc, 'description', None) or exc}. Please try again.", "error")
-        return redirect(url_for("auth.login"))
+        return _sign_in_failed(str(getattr(exc, "description", None) or exc))
+    except Exception as exc:  # a hostile or broken provider must never end in a bare 500
+        if "jose" in type(exc).__module__:  # joserfc / authlib.jose: signature, issuer, audience, expiry…
+            log.warning("OIDC login failed, ID token invalid: %r", exc)
+            return _sign_in_failed(f"the provider's ID token is not valid ({getattr(exc, 'error', None) or exc})")
+        log.exception("OIDC login failed unexpectedly")
+        return _sign_in_failed(f"the provider's answer could not be read ({exc.__class__.__name__})")
 
     user = db.session.execute(db.select(User).filter_by(sub=claims["sub"])).scalar_one_or_none()
     if user is None:
-        user = User(sub=claims["sub"])
+        user = User(sub=str(claims["sub"])[:255])
         db.session.add(user)
-    user.email = claims.get("email") or user.email
-    user.name = claims.get("name") or claims.get("preferred_username") or user.name
+    user.email = _text(claims.get("email"), 254) or user.email
+    user.name = _text(claims.get("name") or claims.get("preferred_username"), 200) or user.name
     user.roles = roles_from_claims(claims, current_app.config)
     user.last_login_at = utcnow()
+    db.session.flush()
+    previous = find_session(session.get("sid"))
+    if previous is not None:
+        end_session(previous, "signed in again")
+    sid = start_session(user, token)
     db.session.commit()
 
     target = _safe_next(session.get("login_next") or request.args.get("next"))
     session.clear()  # a fresh session at sign-in (no fixation)
-    session["id_token"] = token.get("id_token")
+    session["sid"] = sid
     login_user(user)
     return redirect(target)
+
+
+def _text(value, limit: int) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
 
 
 @bp.post("/logout")
 @public
 def logout():
     """Sign out here, then at the provider when it offers an end-session endpoint."""
-    id_token = session.get("id_token")
+    row = find_session(session.get("sid"))
+    id_token = row.id_token if row is not None else None
+    if row is not None:
+        end_session(row, "signed out")
+        db.session.commit()
     logout_user()
     session.clear()
-    back = url_for("auth.login", signed_out=1, _external=True)
+    back = public_url_for("auth.login", signed_out=1)
     oidc = client()
     if oidc is not None:
         try:
-            end_session = oidc.load_server_metadata().get("end_session_endpoint")
+            end_session_url = oidc.load_server_metadata().get("end_session_endpoint")
         except (RequestException, OAuthError, ValueError):
-            end_session = None
-        if end_session:
+            end_session_url = None
+        if end_session_url:
             params = {"post_logout_redirect_uri": back, "client_id": current_app.config["OIDC_CLIENT_ID"]}
             if id_token:
                 params["id_token_hint"] = id_token
-            return redirect(f"{end_session}?{urlencode(params)}")
+            return redirect(f"{end_session_url}?{urlencode(params)}")
     return redirect(back)
+
+
+@bp.get("/users")
+@admin_only
+def users():
+    """Who signed in, with their open sessions; an admin can end them."""
+    return render_template("auth/users.html", rows=users_with_sessions())
+
+
+@bp.post("/users/<int:user_id>/sessions/end")
+@admin_only
+def end_sessions(user_id: int):
+    """End every open session of one user: their browsers must sign in again."""
+    user = db.get_or_404(User, user_id)
+    ended = end_user_sessions(user.id, f"ended by {current_user.label}")
+    record_audit("user.sessions_ended", "user", user.sub, note=f"{ended} open session(s) ended")
+    db.session.commit()
+    flash(f"Ended {ended} session{'' if ended == 1 else 's'} of {user.label}.", "success")
+    return redirect(url_for("auth.users"))

@@ -307,6 +307,44 @@ def _issue_one(draft: InvoiceDraft, config: OrgBillingConfig, entity: BillingEnt
     return invoice, True
 
 
+# The columns' capacity (NUMERIC(10,2), NUMERIC(10,5), NUMERIC(16,6)) and the QR-bill's name field.
+AMOUNT_MAX = Decimal("99999999.99")
+UNIT_PRICE_MAX = Decimal("99999.99999")
+QUANTITY_MAX = Decimal("9999999999.999999")
+QR_NAME_MAX = 70
+
+
+def issue_blocker(draft: InvoiceDraft, config: OrgBillingConfig, entity: BillingEntity) -> str | None:
+    """Why this draft cannot become an invoice as it stands (an amount or a name too large), or None.
+
+    SQLite would store an oversized amount silently and PostgreSQL refuses it mid-issue; both get
+    this one line instead, before a number is taken.
+    """
+    from .money import format_grouped
+
+    for line in draft.lines:
+        what = f"{line.tenant_name} {line.kind}{' ' + line.skill_id if line.skill_id else ''}"
+        if abs(line.amount_chf) > AMOUNT_MAX:
+            return (f"the {what} line of {draft.org_id} for {draft.period.key} would be CHF "
+                    f"{format_grouped(line.amount_chf)}, more than an invoice amount can hold "
+                    f"({format_grouped(AMOUNT_MAX)}): check the prices")
+        if abs(line.unit_price_chf) > UNIT_PRICE_MAX or abs(line.quantity) > QUANTITY_MAX:
+            return f"the {what} line of {draft.org_id} for {draft.period.key} has a price or quantity too large to store"
+    for label, amount in (("net", draft.net_chf), ("VAT", draft.vat_chf), ("total", draft.total_chf)):
+        if abs(amount) > AMOUNT_MAX:
+            return (f"the {label} of {draft.org_id}'s invoice for {draft.period.key} would be CHF "
+                    f"{format_grouped(amount)}, more than an invoice amount can hold ({format_grouped(AMOUNT_MAX)})")
+    if config.pay_by_invoice:
+        name = (config.display_name or config.zitadel_org_id or "").strip()
+        if len(name) > QR_NAME_MAX:
+            return (f"the org's display name has {len(name)} characters; the QR-bill allows {QR_NAME_MAX}: "
+                    f"shorten it on the org page before issuing")
+        if len((entity.name or "").strip()) > QR_NAME_MAX:
+            return (f"the billing entity's name has {len(entity.name.strip())} characters; the QR-bill allows "
+                    f"{QR_NAME_MAX}: shorten it on the Entities page before issuing")
+    return None
+
+
 def issue_drafts(
     drafts: Sequence[InvoiceDraft],
     config: OrgBillingConfig,
@@ -333,8 +371,17 @@ def issue_drafts(
         problems = entity_problems(entity, needs_iban=config.pay_by_invoice)
         if problems and not _existing_invoices(org_id, period).get(entity.id):
             raise BillingInputError("; ".join(problems) + ": set it on the Entities page before issuing")
+        problem = issue_blocker(draft, config, entity)
+        if problem:
+            raise BillingInputError(problem)
         try:
             invoice, created = _issue_one(draft, config, entity, year, issued_at, actor, render_pdfs)
+        except sa.exc.DataError as exc:
+            # A value the columns cannot hold that issue_blocker did not foresee: our savepoint is gone.
+            log.warning("issuing %s %s: the database refused a value: %s", org_id, period.key, exc.orig)
+            raise BillingInputError(
+                f"the invoice of {org_id} for {period.key} has a value the database cannot store "
+                f"({str(exc.orig).splitlines()[0]}); check the prices and the org's data") from None
         except sa.exc.IntegrityError:
             # Another issuer won a race the counter lock did not cover (e.g. across a
             # new year): our savepoint, counter increment included, is gone; use theirs.

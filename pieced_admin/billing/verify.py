@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import Invoice, InvoiceDocument
+from ..usage import late_usage_by_invoice
 from .days import Period
 from .engine import BillingFacts, InvoiceDraft, compute_invoices
 from .facts import load_facts_for_orgs
@@ -99,6 +100,8 @@ def verify_invoices(period: Period | None = None) -> list[InvoiceCheck]:
         .where(InvoiceDocument.invoice_id.in_([i.id for i in invoices]))
     ).all()) if invoices else {}
 
+    late = late_usage_by_invoice([i.id for i in invoices])
+
     by_month: dict[Period, list[Invoice]] = defaultdict(list)
     for inv in invoices:
         by_month[Period.of(inv.period_start)].append(inv)
@@ -116,6 +119,10 @@ def verify_invoices(period: Period | None = None) -> list[InvoiceCheck]:
             drafts = compute_invoices(_prices_as_issued(facts, inv))
             draft = next((d for d in drafts if d.billing_entity_id == inv.billing_entity_id), None)
             _compare(inv, draft, check, llm_known)
+            if inv.id in late:
+                count, tenants = late[inv.id]
+                check.differences.append(f"late usage: {count} Threema message(s) of {', '.join(tenants)} "
+                                         f"arrived after issue and are not billed")
             content = hashes.get(inv.id)
             if content is None:
                 check.differences.append("no stored PDF")

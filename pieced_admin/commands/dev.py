@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import threading
@@ -83,6 +84,25 @@ def _free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
+def _loopback(host: str) -> bool:
+    if host.strip().lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def dev_refusal(database_url: str, host: str) -> str | None:
+    """Why `pieced-admin dev` should not run with these settings, or None."""
+    if not database_url.startswith("sqlite:"):
+        scheme = database_url.split(":", 1)[0].split("+", 1)[0]
+        return f"pieced-admin dev runs only on SQLite, but DATABASE_URL names a {scheme} database"
+    if not _loopback(host):
+        return f"pieced-admin dev listens only on a loopback address, not --host {host}"
+    return None
+
+
 @click.command("dev")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port of the app.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
@@ -91,9 +111,19 @@ def _free_port(host: str) -> int:
 @click.option("--no-demo", is_flag=True, help="Do not load demo data into an empty database.")
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Run as if it were this day (YYYY-MM-DD): the demo data and every page follow it.")
-def dev(port: int, host: str, oidc_port: int | None, no_demo: bool, today=None) -> None:
+@click.option("--i-know", "i_know", is_flag=True,
+              help="Run even on a non-SQLite database or a non-loopback --host (anyone who reaches it can sign "
+                   "in as admin through the local provider).")
+def dev(port: int, host: str, oidc_port: int | None, no_demo: bool, i_know: bool, today=None) -> None:
     """Run the app on the embedded default: SQLite, demo data and a local login provider."""
     from ..cli import CliError
+    from ..config import load_config
+
+    # The local provider signs anyone in as admin: keep it to a laptop's own database and interface.
+    refusal = dev_refusal(load_config()["SQLALCHEMY_DATABASE_URI"], host)
+    if refusal and not i_know:
+        raise CliError(f"{refusal}; anyone could sign in as admin through the local login provider. "
+                       f"Add --i-know if that is really what you want.")
 
     try:
         import oidc_provider_mock  # noqa: F401
@@ -117,7 +147,6 @@ def dev(port: int, host: str, oidc_port: int | None, no_demo: bool, today=None) 
     from werkzeug.serving import run_simple
 
     from .. import create_app
-    from ..config import load_config
     from ..demo import database_is_empty, load_demo
 
     settings = load_config()

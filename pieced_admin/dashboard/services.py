@@ -19,6 +19,7 @@ from ..billing.days import Period, month_bounds
 from ..extensions import db
 from ..models import BillingEntity, BillingRun, Invoice, OrgBillingConfig, TenantUsage
 from ..payments.services import card_orgs_without_payment_method
+from ..usage import late_usage_by_invoice
 from .chart import BarChart, Series, stacked_bars
 
 ZERO = Decimal("0.00")
@@ -296,6 +297,15 @@ def usage_source_problems(today: date) -> list[SourceProblem]:
             problems.append(SourceProblem(
                 "Threema", f"No Threema usage reported since {last.astimezone(_zone()):%d.%m.%Y}: "
                            f"check that the tenants' bridges can reach POST /api/usage/threema."))
+    late = late_usage_by_invoice()
+    if late:
+        count = sum(n for n, _ in late.values())
+        numbers = sorted(db.session.execute(sa.select(Invoice.number).where(Invoice.id.in_(late))).scalars())
+        shown = ", ".join(numbers[:3]) + (f" and {len(numbers) - 3} more" if len(numbers) > 3 else "")
+        problems.append(SourceProblem(
+            "Late usage", f"{count} Threema message{'s' if count != 1 else ''} for months already invoiced "
+                          f"({shown}): kept but not billed — credit and re-issue, or leave them unbilled.",
+            _link("invoices.detail", numbers[0])))
     run = db.session.execute(
         sa.select(BillingRun).where(BillingRun.dry_run.is_(False)).order_by(BillingRun.started_at.desc()).limit(1)
     ).scalar_one_or_none()

@@ -31,7 +31,7 @@ class EntityForm(AddressMixin, FlaskForm):
         filters=[_lower], render_kw={"autocomplete": "off", "spellcheck": "false"},
     )
     name = StringField("Legal name", validators=[InputRequired("Required."),
-                                                 Length(max=200, message="At most 200 characters.")],
+                                                 Length(max=70, message="At most 70 characters (the QR-bill's limit).")],
                        filters=[strip_text])
     vat_number = StringField("VAT number", validators=[Length(max=40, message="At most 40 characters.")],
                              filters=[blank_to_none])

@@ -13,11 +13,12 @@ from .invoices import (
 )
 from .orgs import OrgBillingConfig, OrgPaymentMethod
 from .pricing import PlatformPricing, SkillPricing
+from .sessions import UserSession
 from .tenants import TenantLifecycle, TenantSkillEvent, TenantSuspensionEvent, TenantUsage
 
 __all__ = [
     "AuditLog", "BillingEntity", "BillingRun", "ChargeAttempt", "Invoice", "InvoiceDocument",
     "InvoiceEmail", "InvoiceLine", "InvoiceNumberCounter", "InvoiceReminder", "OrgBillingConfig",
     "OrgPaymentMethod", "PlatformPricing", "SkillPricing", "StripeEvent", "TenantLifecycle",
-    "TenantSkillEvent", "TenantSuspensionEvent", "TenantUsage", "User",
+    "TenantSkillEvent", "TenantSuspensionEvent", "TenantUsage", "User", "UserSession",
 ]

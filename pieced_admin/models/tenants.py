@@ -82,3 +82,6 @@ class TenantUsage(db.Model):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     external_id: Mapped[str] = mapped_column(sa.String(200))
     recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), server_default=sa.func.now())
+
+    # Set when the message arrived after its month was invoiced: kept, not billed, shown as late usage.
+    late_invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id"))

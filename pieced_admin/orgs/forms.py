@@ -63,7 +63,9 @@ class AddressMixin:
 class OrgConfigForm(AddressMixin, FlaskForm):
     """An org's billing configuration (`org_billing_config`)."""
 
-    display_name = StringField("Display name", validators=[Length(max=200, message="At most 200 characters.")],
+    # The QR-bill's debtor name holds 70 characters (Swiss Implementation Guidelines).
+    display_name = StringField("Display name",
+                               validators=[Length(max=70, message="At most 70 characters (the QR-bill's limit).")],
                                filters=[blank_to_none])
     billing_email = EmailField(
         "Billing e-mail",

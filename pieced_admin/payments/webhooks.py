@@ -22,6 +22,7 @@ from ..models.dialect import insert_for
 from ..integrations.stripe_pay import WebhookSignatureError, verify_webhook
 from ..models import ChargeAttempt, Invoice, OrgBillingConfig, OrgPaymentMethod, StripeEvent
 from ..models.types import utcnow
+from ..web.payloads import json_too_deep
 from .charging import record_failure, settle_paid
 from .customers import apply_default_card, mirror_card, remove_card
 
@@ -166,16 +167,61 @@ def _store_once(event_id: str, event_type: str, payload: dict) -> bool:
     return inserted is not None
 
 
+MAX_EVENT_DEPTH = 64  # Stripe's objects nest a dozen levels at most
+REFERENCE_FIELDS = ("customer", "payment_method", "payment_intent", "invoice", "charge")
+OBJECT_FIELDS = ("last_payment_error", "invoice_settings", "metadata")
+
+
+def _reference_ok(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, dict):
+        value = value.get("id")
+        if value is None:
+            return True
+    return isinstance(value, str) and len(value) <= 255
+
+
+def malformed_event(event: dict) -> str | None:
+    """What makes a signed event unusable (our columns and handlers rely on its shape), or None."""
+    event_id, event_type = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 100:
+        return "the event id must be a text of 1 to 100 characters"
+    if not isinstance(event_type, str) or not 0 < len(event_type) <= 100:
+        return "the event type must be a text of 1 to 100 characters"
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        return "data.object must be an object"
+    obj = data["object"]
+    if not _reference_ok(obj.get("id")) or isinstance(obj.get("id"), dict):
+        return "data.object.id must be a text of at most 255 characters"
+    for name in REFERENCE_FIELDS:
+        if not _reference_ok(obj.get(name)):
+            return f"data.object.{name} must be an id or an object with an id"
+    for name in OBJECT_FIELDS:
+        if obj.get(name) is not None and not isinstance(obj.get(name), dict):
+            return f"data.object.{name} must be an object"
+    return None
+
+
 def handle_webhook(payload: bytes, signature: str | None) -> WebhookResult:
     """Verify, store once and handle one delivery; flushes, the caller commits (one transaction)."""
     secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
     if not secret:
         return WebhookResult(503, {"error": "Stripe webhooks are not configured: set STRIPE_WEBHOOK_SECRET"})
+    if json_too_deep(payload or b"", MAX_EVENT_DEPTH):
+        log.warning("rejected a Stripe webhook: the body nests deeper than %d levels", MAX_EVENT_DEPTH)
+        return WebhookResult(400, {"error": f"invalid Stripe webhook: nested deeper than {MAX_EVENT_DEPTH} levels"})
     try:
         event = verify_webhook(payload, signature, secret)
     except WebhookSignatureError as exc:
         log.warning("rejected a Stripe webhook: %s", exc)
         return WebhookResult(400, {"error": f"invalid Stripe webhook: {exc}"})
+    problem = malformed_event(event)
+    if problem:
+        # Signed, so it is Stripe's (or someone holding our secret): a 400 stops the retries, the log keeps it.
+        log.warning("rejected a signed Stripe webhook %r: %s", str(event.get("id"))[:120], problem)
+        return WebhookResult(400, {"error": f"malformed Stripe event: {problem}"})
 
     event_id, event_type = event["id"], event["type"]
     if not _store_once(event_id, event_type, event):
@@ -183,7 +229,7 @@ def handle_webhook(payload: bytes, signature: str | None) -> WebhookResult:
     stored = db.session.get(StripeEvent, event_id)
 
     handler = HANDLERS.get(event_type)
-    obj = ((event.get("data") or {}).get("object")) or {}
+    obj = event["data"]["object"]
     with acting_as(WEBHOOK_ACTOR):
         outcome = handler(obj) if handler else f"ignored: {event_type} is not handled"
     stored.outcome = outcome[:300]

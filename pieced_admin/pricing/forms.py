@@ -13,12 +13,25 @@ from flask_wtf import FlaskForm
 from wtforms import DecimalField, IntegerField, StringField
 from wtforms.validators import InputRequired, Length, Regexp, ValidationError
 
-from ..billing.money import fmt_price, q2
+from ..billing.money import fmt_price, format_grouped, q2
 
 # The columns' capacity: NUMERIC(10,2), NUMERIC(10,5) and NUMERIC(5,2).
 MONEY_MAX = Decimal("99999999.99")
 UNIT_PRICE_MAX = Decimal("99999.99999")
 PERCENT_MAX = Decimal("999.99")
+
+# Prices are also bounded by what their month can bring: one tenant's line at a plausible month's
+# quantity (31 days, a million Threema messages, 100'000 USD of LLM spend) stays within CHF 1'000'000,
+# so an invoice of many such lines still fits NUMERIC(10,2) (at most 99'999'999.99). Issuing checks
+# the amounts again (a price set by plain SQL), so nothing overflows there either.
+LINE_MAX = Decimal("1000000.00")
+PLAUSIBLE_DAYS = 31
+PLAUSIBLE_MESSAGES = 1_000_000
+PLAUSIBLE_LLM_USD = Decimal("100000")
+FEE_MAX = LINE_MAX
+SKILL_DAILY_MAX = Decimal("10000.00000")     # × 31 days = 310'000
+THREEMA_MAX = LINE_MAX / PLAUSIBLE_MESSAGES  # 1.00 per message
+LLM_CHF_PER_USD_MAX = LINE_MAX / PLAUSIBLE_LLM_USD  # 10 CHF per USD, markup included
 
 SKILL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 SKILL_ID_MESSAGE = ("Use letters, digits, dots, hyphens and underscores, starting with a letter or digit "
@@ -115,7 +128,7 @@ def _money(label: str, *, maximum: Decimal = MONEY_MAX, places: int = 2, display
     return SwissDecimalField(
         label,
         validators=[InputRequired("Required."), not_negative, at_most_places(places),
-                    in_range(maximum=maximum, message=message or f"At most {fmt_price(maximum)}.")],
+                    in_range(maximum=maximum, message=message or f"At most {format_grouped(maximum, places)}.")],
         display=display or (lambda v: format(q2(v), "f")),
     )
 
@@ -123,10 +136,12 @@ def _money(label: str, *, maximum: Decimal = MONEY_MAX, places: int = 2, display
 class PricingForm(FlaskForm):
     """The platform pricing row; field names are the `platform_pricing` columns."""
 
-    tenant_monthly_fee_chf = _money("Monthly fee (CHF)")
-    tenant_setup_fee_chf = _money("Setup fee (CHF)")
-    threema_message_chf = _money("Threema message (CHF)", maximum=UNIT_PRICE_MAX, places=5,
-                                 display=fmt_price)
+    tenant_monthly_fee_chf = _money("Monthly fee (CHF)", maximum=FEE_MAX)
+    tenant_setup_fee_chf = _money("Setup fee (CHF)", maximum=FEE_MAX)
+    threema_message_chf = _money(
+        "Threema message (CHF)", maximum=THREEMA_MAX, places=5, display=fmt_price,
+        message=f"At most {fmt_price(THREEMA_MAX)}: at {format_grouped(PLAUSIBLE_MESSAGES, 0)} messages a month "
+                f"a tenant's line must stay within CHF {format_grouped(LINE_MAX)}.")
     llm_usd_to_chf = SwissDecimalField(
         "LLM rate (CHF per USD)",
         validators=[InputRequired("Required."), at_most_places(5),
@@ -144,12 +159,23 @@ class PricingForm(FlaskForm):
     def validate_llm_usd_to_chf(self, field):
         if field.data is not None and field.data <= 0:
             raise ValidationError("Must be greater than 0 (CHF for one USD, e.g. 0.90).")
+        markup = self.llm_markup_pct.data
+        if field.data is not None and markup is not None and markup >= 0:
+            effective = field.data * (1 + markup / 100)
+            if effective > LLM_CHF_PER_USD_MAX:
+                raise ValidationError(
+                    f"With the markup this is CHF {fmt_price(effective)} per USD; at most "
+                    f"{fmt_price(LLM_CHF_PER_USD_MAX)}, so {format_grouped(PLAUSIBLE_LLM_USD, 0)} USD of spend stays "
+                    f"within CHF {format_grouped(LINE_MAX)}.")
 
 
 class SkillPriceEditForm(FlaskForm):
     """A skill's new daily price (its id is fixed once the price exists)."""
 
-    daily_price_chf = _money("Daily price (CHF)", maximum=UNIT_PRICE_MAX, places=5, display=fmt_price)
+    daily_price_chf = _money(
+        "Daily price (CHF)", maximum=SKILL_DAILY_MAX, places=5, display=fmt_price,
+        message=f"At most {fmt_price(SKILL_DAILY_MAX)}: a month of {PLAUSIBLE_DAYS} days must stay within "
+                f"CHF {format_grouped(LINE_MAX)}.")
 
 
 class SkillPriceForm(SkillPriceEditForm):
