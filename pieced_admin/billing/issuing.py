@@ -327,7 +327,9 @@ def issue_drafts(
     for draft in sorted(drafts, key=lambda d: d.billing_entity_id):
         result.warnings.extend(w for w in draft.warnings if w not in result.warnings)
         if draft.net_chf <= 0:
-            result.skipped.append(draft)
+            # Its tenants may all be on the entity's issued invoice (billed once): that one stands.
+            found = _existing_invoices(org_id, period).get(draft.billing_entity_id) if draft.already_billed else None
+            (result.existing.append(found) if found is not None else result.skipped.append(draft))
             continue
         entity = entities[draft.billing_entity_id]
         problems = entity_problems(entity, needs_iban=config.pay_by_invoice)
@@ -355,6 +357,11 @@ def issue_invoices(
     render_pdfs: PdfRenderer | None = render_pdfs_in_process,
 ) -> IssueResult:
     """Issue an org's invoices for a month (idempotent). LiteLLM failures propagate: no invoice misses usage."""
+    from .monthly import _lock_orgs
+
+    # The org's lock (the monthly run takes the same) before the facts are read: which of its tenants
+    # a concurrent issuer has just billed is then known, and no tenant's month is billed twice.
+    _lock_orgs([org_id], None)
     existing = _existing_invoices(org_id, period)
     facts, ctx = load_facts(org_id, period, on_usage_error="raise")
     drafts = compute_invoices(facts)
@@ -466,7 +473,7 @@ def issue_batch(
                 raise ValueError(f"draft of {draft.org_id} {draft.period.key} handed in for "
                                  f"{config.zitadel_org_id} {period.key}")
             org_result.warnings.extend(w for w in draft.warnings if w not in org_result.warnings)
-            if draft.net_chf <= 0:
+            if draft.net_chf <= 0 and not draft.already_billed:
                 org_result.skipped.append(draft)
             else:
                 wanted.append((draft, config))
@@ -482,6 +489,9 @@ def issue_batch(
         invoice = existing.get((draft.org_id, draft.billing_entity_id))
         if invoice is not None:
             result.results[draft.org_id].existing.append(invoice)
+            continue
+        if draft.net_chf <= 0:  # its tenants are billed on another entity's invoice: nothing to issue here
+            result.results[draft.org_id].skipped.append(draft)
             continue
         problems = entity_problems(entities[draft.billing_entity_id], needs_iban=config.pay_by_invoice)
         if problems:  # as `issue_drafts` refuses it: the org is left out whole

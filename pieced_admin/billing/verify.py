@@ -40,26 +40,18 @@ class InvoiceCheck:
         return not self.differences
 
 
-def _prices_as_issued(facts: BillingFacts, invoice: Invoice) -> BillingFacts:
-    """The facts with the prices this invoice was issued at, where its lines tell them."""
-    pricing = facts.pricing
-    skill_prices = dict(facts.skill_prices)
-    for line in invoice.lines:
-        if line.kind == "monthly_fee":
-            pricing = replace(pricing, tenant_monthly_fee_chf=line.unit_price_chf)
-        elif line.kind == "setup_fee":
-            pricing = replace(pricing, tenant_setup_fee_chf=line.unit_price_chf)
-        elif line.kind == "threema":
-            pricing = replace(pricing, threema_message_chf=line.unit_price_chf)
-        elif line.kind == "llm":
-            current = (pricing.llm_usd_to_chf * (1 + pricing.llm_markup_pct / 100)).quantize(Decimal("0.00001"))
-            if current != line.unit_price_chf:  # the shown rate is rounded: keep the exact one when unchanged
-                pricing = replace(pricing, llm_usd_to_chf=line.unit_price_chf, llm_markup_pct=Decimal("0"))
-        elif line.kind == "skill" and line.skill_id:
-            skill_prices[line.skill_id] = line.unit_price_chf
-    if invoice.vat_rate > 0:
-        pricing = replace(pricing, vat_rate_chli=invoice.vat_rate)
-    return replace(facts, pricing=pricing, skill_prices=skill_prices)
+def _as_billed_by(facts: BillingFacts, invoice: Invoice) -> BillingFacts:
+    """The facts as they were when `invoice` billed its tenants: those tenants under its entity, the
+    tenants billed on other invoices of the month left out (SPEC §3, a tenant's month is billed once)."""
+    mine = {line.tenant_name for line in invoice.lines}
+    tenants = tuple(replace(t, billing_entity_id=invoice.billing_entity_id) if t.name in mine else t
+                    for t in facts.tenants)
+    others = {t: billed for t, billed in facts.already_billed.items() if billed[0] != invoice.number}
+    return replace(facts, tenants=tenants, already_billed=others)
+
+
+def _q6(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.000001"))  # quantities are stored as NUMERIC(16,6)
 
 
 def _compare(invoice: Invoice, draft: InvoiceDraft | None, check: InvoiceCheck, llm_known: bool) -> None:
@@ -78,7 +70,7 @@ def _compare(invoice: Invoice, draft: InvoiceDraft | None, check: InvoiceCheck, 
         elif new is None:
             check.differences.append(f"{what}: line {fmt_amount(old.amount_chf)} would no longer be billed")
         else:
-            if old.quantity != new.quantity:
+            if _q6(old.quantity) != _q6(new.quantity):
                 check.differences.append(
                     f"{what}: quantity {fmt_quantity(old.quantity)} → {fmt_quantity(new.quantity)}")
             if old.amount_chf != new.amount_chf:
@@ -113,7 +105,7 @@ def verify_invoices(period: Period | None = None) -> list[InvoiceCheck]:
             llm_known = facts.llm_configured
             if not llm_known and any(l.kind == "llm" for l in inv.lines):
                 check.notes.append("LLM lines not checked: LiteLLM is not configured")
-            drafts = compute_invoices(_prices_as_issued(facts, inv))
+            drafts = compute_invoices(_as_billed_by(facts, inv))
             draft = next((d for d in drafts if d.billing_entity_id == inv.billing_entity_id), None)
             _compare(inv, draft, check, llm_known)
             content = hashes.get(inv.id)

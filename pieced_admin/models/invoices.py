@@ -78,6 +78,8 @@ class Invoice(db.Model):
     # Card collection: set when a charge is due, needs attention or failed.
     charge_status: Mapped[str | None] = mapped_column(sa.String(40))
     charge_message: Mapped[str | None] = mapped_column(sa.Text)
+    # A re-issue after a void names the invoice it replaces (set at issue, never changed).
+    replaces_invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id"))
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", lazy="selectin"
