@@ -250,3 +250,38 @@ def load_facts(org_id: str, period: Period, **kwargs) -> tuple[BillingFacts, Org
     if org_id not in known_org_ids([org_id]):
         raise UnknownOrgError(f"unknown org {org_id!r}: no billing config and no tenant has this id")
     return load_facts_for_orgs([org_id], period, **kwargs)[org_id]
+
+
+@dataclass(frozen=True)
+class MoveEffect:
+    """From which month a change of a tenant's billing entity takes effect (its billed months keep theirs)."""
+
+    first_month: Period
+    last_billed: Period | None
+    last_number: str | None
+
+    def sentence(self) -> str:
+        """What a person is told, e.g. "It takes effect from December 2026 (November 2026 is billed on PC-2026-0003)."."""
+        text = f"It takes effect from {self.first_month.first_day:%B %Y}"
+        if self.last_billed is not None:
+            text += f" ({self.last_billed.first_day:%B %Y} is billed on {self.last_number} and stays there)"
+        return text + "."
+
+
+def move_effect(tenant: TenantLifecycle) -> MoveEffect:
+    """The first month after the last one a non-void invoice bills the tenant in (else its first month)."""
+    row = db.session.execute(
+        sa.select(Invoice.period_start, Invoice.number)
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+        .where(InvoiceLine.tenant_name == tenant.tenant_name, Invoice.status != "void")
+        .order_by(Invoice.period_start.desc(), Invoice.number.desc())
+        .limit(1)
+    ).first()
+    tz = current_app.config["BILLING_TIMEZONE"]
+    if row is None:
+        from zoneinfo import ZoneInfo
+
+        created = Period.of(tenant.created_at.astimezone(ZoneInfo(tz)).date())
+        return MoveEffect(first_month=created, last_billed=None, last_number=None)
+    billed = Period.of(row[0])
+    return MoveEffect(first_month=billed.next(), last_billed=billed, last_number=row[1])
