@@ -30,8 +30,9 @@ TEXTS = {
 def _context(note) -> dict:
     lang = note.language if note.language in TEXTS else "en"
     invoice = note.invoice
-    entity = note.entity_snapshot or {}
-    customer = note.customer_snapshot or {}
+    entity = {"name": invoice.entity.name if invoice.entity else "", "vat_number": None,
+              **(note.entity_snapshot or {})}
+    customer = {"name": invoice.zitadel_org_id, "vat_number": None, **(note.customer_snapshot or {})}
     home = (entity.get("country") or "CH").upper()
     return {
         "lang": lang, "t": TEXTS[lang], "note": note, "invoice": invoice,

@@ -292,6 +292,7 @@ def _build_invoice(draft: InvoiceDraft, number: str, config: OrgBillingConfig, e
         replaces_invoice_id=replaces.id if replaces is not None else None,
     )
     invoice.entity = entity
+    invoice.replaces_number = replaces.number if replaces is not None else None  # for the PDF (not a column)
     invoice.lines = [
         InvoiceLine(
             tenant_name=line.tenant_name, kind=line.kind, skill_id=line.skill_id, description=line.description,

@@ -166,4 +166,9 @@ def void(number: str):
         db.session.rollback()
         return _render_detail(number, void_form=form, void_error=str(exc), status=422)
     db.session.commit()
-    return _done(invoice.number, f"Invoice {invoice.number} is void.")
+    from ..billing.credit_notes import credit_notes_of, send_credit_note_email
+
+    notes = [n for n in credit_notes_of(invoice) if n.kind == "void"]
+    mailed = [line for n in notes for line in send_credit_note_email(n.id).notes]
+    cancelled = f", cancelled by credit note {notes[-1].number}" if notes else ""
+    return _done(invoice.number, f"Invoice {invoice.number} is void{cancelled}. " + " ".join(mailed))

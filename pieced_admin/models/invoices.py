@@ -86,6 +86,9 @@ class Invoice(db.Model):
     )
     entity = relationship("BillingEntity", lazy="joined")
 
+    # The number of the invoice this one replaces, as the PDF prints it (set when issuing; not a column).
+    replaces_number = None
+
     @property
     def period_key(self) -> str:
         return f"{self.period_start.year:04d}-{self.period_start.month:02d}"
