@@ -58,6 +58,17 @@ def credited_totals(invoice_ids: Iterable[int]) -> dict[int, Credited]:
     return found
 
 
+def credit_note_numbers_by_invoice() -> dict[int, tuple[Decimal, list[str]]]:
+    """Every invoice with credit notes: (their total, their numbers), for exports (one query)."""
+    found: dict[int, tuple[Decimal, list[str]]] = {}
+    for invoice_id, number, total in db.session.execute(
+        sa.select(CreditNote.invoice_id, CreditNote.number, CreditNote.total_chf).order_by(CreditNote.id)
+    ):
+        credited, numbers = found.get(invoice_id, (ZERO, []))
+        found[invoice_id] = (q2(credited + total), [*numbers, number])
+    return found
+
+
 def balance_chf(invoice: Invoice, credited: Credited | None = None) -> Decimal:
     """What the customer still owes: the total less its credit notes (a paid invoice counts as paid in full;
     the payments ledger replaces that with its payments). Negative: the customer has credit."""

@@ -116,3 +116,17 @@ def test_a_voided_invoice_names_its_cancellation_and_the_re_issue_names_what_it_
 def test_the_credit_form_is_for_finance_and_admins_only(client, login, session, invoice):
     login("nobody")
     assert client.get(f"/invoices/{invoice.number}/credit").status_code == 403
+
+
+def test_the_list_and_the_csv_show_what_is_credited_and_the_balance(finance_client, session, invoice):
+    from pieced_admin.billing.credit_notes import issue_credit_note
+
+    issue_credit_note(invoice.number, "Goodwill", amount=D("20.00"), render_pdf=False)  # 20.00 + 1.62 VAT
+    session.commit()
+    listing = text(finance_client.get("/invoices"))
+    assert ">21.62<" in listing and ">124.77<" in listing  # credited, and 146.39 − 21.62
+    import csv
+    import io
+
+    (row,) = list(csv.DictReader(io.StringIO(finance_client.get("/invoices.csv").get_data(as_text=True))))
+    assert (row["credited_chf"], row["balance_chf"], row["credit_notes"]) == ("21.62", "124.77", "PC-CN-2026-0001")
