@@ -115,3 +115,48 @@ def verify_invoices(period: Period | None = None) -> list[InvoiceCheck]:
                 check.differences.append("stored PDF does not match its recorded SHA-256")
             checks.append(check)
     return checks
+
+
+def verify_credit_notes(period: Period | None = None) -> list[InvoiceCheck]:
+    """Check every credit note (of invoices of one month, or all): its sums, that its invoice's credit notes
+    never credit more than the invoice, and its stored PDF against its SHA-256."""
+    from ..models import CreditNote, CreditNoteDocument
+
+    query = sa.select(CreditNote).join(Invoice, Invoice.id == CreditNote.invoice_id).order_by(CreditNote.number)
+    if period is not None:
+        query = query.where(Invoice.period_start == period.first_day)
+    notes = db.session.execute(query).scalars().all()
+    contents = dict(db.session.execute(
+        sa.select(CreditNoteDocument.credit_note_id, CreditNoteDocument.content)
+        .where(CreditNoteDocument.credit_note_id.in_([n.id for n in notes]))
+    ).all()) if notes else {}
+    per_invoice: dict[int, list] = defaultdict(list)
+    for note in notes:
+        per_invoice[note.invoice_id].append(note)
+    checks = []
+    for note in notes:
+        invoice = note.invoice
+        check = InvoiceCheck(note.number, invoice.zitadel_org_id, invoice.period_key)
+        lines = sum((line.amount_chf for line in note.lines), Decimal("0.00"))
+        if lines != note.net_chf:
+            check.differences.append(f"lines sum to {fmt_amount(lines)}, net is {fmt_amount(note.net_chf)}")
+        if note.net_chf + note.vat_chf != note.total_chf:
+            check.differences.append(f"net {fmt_amount(note.net_chf)} + VAT {fmt_amount(note.vat_chf)} "
+                                     f"≠ total {fmt_amount(note.total_chf)}")
+        if note.vat_rate != invoice.vat_rate:
+            check.differences.append(f"VAT rate {note.vat_rate} differs from invoice {invoice.number}'s {invoice.vat_rate}")
+        siblings = per_invoice[note.invoice_id]
+        if note is siblings[-1]:
+            net = sum((n.net_chf for n in siblings), Decimal("0.00"))
+            vat = sum((n.vat_chf for n in siblings), Decimal("0.00"))
+            if net > invoice.net_chf or vat > invoice.vat_chf:
+                check.differences.append(
+                    f"the credit notes of {invoice.number} credit {fmt_amount(net)} net and {fmt_amount(vat)} VAT, "
+                    f"more than it has ({fmt_amount(invoice.net_chf)} and {fmt_amount(invoice.vat_chf)})")
+        content = contents.get(note.id)
+        if content is None:
+            check.differences.append("no stored PDF")
+        elif hashlib.sha256(content).hexdigest() != note.pdf_sha256:
+            check.differences.append("stored PDF does not match its recorded SHA-256")
+        checks.append(check)
+    return checks

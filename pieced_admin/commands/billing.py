@@ -211,20 +211,25 @@ def pdf(number: str, output: str) -> None:
 @click.option("--month", default=None, metavar="YYYY-MM", help="Only invoices of this month (default: all).")
 def verify(month: str | None) -> None:
     """Recompute issued invoices from the event log and check their stored PDFs; print what differs."""
-    from ..billing.verify import verify_invoices
+    from ..billing.verify import verify_credit_notes, verify_invoices
 
     period = parse_period(month) if month else None
     with translate_errors():
         checks = verify_invoices(period)
+        note_checks = verify_credit_notes(period)
     db.session.rollback()  # a check writes nothing
     differing = [c for c in checks if not c.ok]
-    for check in checks:
+    notes_differing = [c for c in note_checks if not c.ok]
+    for check in [*checks, *note_checks]:
         for note in check.notes:
             click.echo(f"{check.number} ({check.org_id} {check.period}): note: {note}")
         for difference in check.differences:
             click.echo(f"{check.number} ({check.org_id} {check.period}): {difference}")
+    if note_checks:
+        click.echo(f"Checked {len(note_checks)} credit note(s): {len(note_checks) - len(notes_differing)} match, "
+                   f"{len(notes_differing)} differ.")
     click.echo(f"Checked {len(checks)} invoice(s): {len(checks) - len(differing)} match, {len(differing)} differ.")
-    if differing:
+    if differing or notes_differing:
         raise click.exceptions.Exit(1)
 
 

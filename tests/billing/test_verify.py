@@ -91,10 +91,28 @@ def test_a_changed_stored_pdf_is_caught(runner, session, issued, backend):
     assert "PC-2026-0001 (org-acme 2026-10): stored PDF does not match its recorded SHA-256" in lines
 
 
-def test_void_invoices_are_not_checked(runner, session, issued):
+def test_void_invoices_are_not_checked_but_their_cancellation_is(runner, session, issued):
     from pieced_admin.billing.issuing import void_invoice
 
     void_invoice(issued.number, "test")
     session.commit()
     code, lines = verify(runner)
-    assert (code, lines) == (0, ["Checked 0 invoice(s): 0 match, 0 differ."])
+    assert (code, lines) == (0, ["Checked 1 credit note(s): 1 match, 0 differ.",
+                                 "Checked 0 invoice(s): 0 match, 0 differ."])
+
+
+def test_credit_notes_are_checked_like_invoices(runner, session, issued, backend):
+    from pieced_admin.billing.credit_notes import issue_credit_note
+
+    note = issue_credit_note(issued.number, "Goodwill", amount=D("10.00"), now=zurich(2026, 11, 10))
+    session.commit()
+    code, lines = verify(runner)
+    assert code == 0, lines
+    assert "Checked 1 credit note(s): 1 match, 0 differ." in lines
+    if backend == "postgresql":
+        session.execute(sa.text("ALTER TABLE credit_note_documents DISABLE TRIGGER credit_note_documents_immutable"))
+    session.execute(sa.text("UPDATE credit_note_documents SET content = :c"), {"c": b"%PDF-1.4 tampered"})
+    session.commit()
+    code, lines = verify(runner)
+    assert code == 1
+    assert f"{note.number} (org-acme 2026-10): stored PDF does not match its recorded SHA-256" in lines
