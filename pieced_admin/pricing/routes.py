@@ -38,8 +38,11 @@ SKILLS = "pricing/_skill_prices.html"
 
 
 def _context(form: PricingForm | None = None, **skills) -> dict:
+    from .versions import versions_context
+
     pricing = get_pricing()
     return {
+        **versions_context(),
         "pricing": pricing,
         "form": form or PricingForm(obj=pricing, formdata=None),
         "labels": PRICING_LABELS,
@@ -149,3 +152,6 @@ def remove_skill(skill_id: str):
         flash(f"Removed the price of {skill_id}.", "success")
         return redirect(url_for("pricing.index") + "#skill-prices")
     return _skills_response()
+
+
+from . import versions  # noqa: E402,F401  (registers /pricing/versions on this blueprint)
