@@ -203,8 +203,14 @@ def pdf(number: str, output: str) -> None:
             fh.write(document.content)
     except OSError as exc:
         raise CliError(f"cannot write {output}: {exc.strerror}") from None
-    click.echo(f"Wrote {invoice.number} ({len(document.content)} bytes, sha256 {document.sha256[:12]}…) to {output}",
-               err=True)
+    void = ""
+    if invoice.status == "void":
+        from ..billing.credit_notes import credit_notes_of
+
+        cancelled = [n.number for n in credit_notes_of(invoice) if n.kind == "void"]
+        void = " — VOID" + (f", cancelled by credit note {cancelled[-1]}" if cancelled else "")
+    click.echo(f"Wrote {invoice.number} ({len(document.content)} bytes, sha256 {document.sha256[:12]}…) to {output}"
+               f"{void}", err=True)
 
 
 @billing.command("verify")

@@ -97,7 +97,10 @@ def test_a_voided_invoice_names_its_cancellation_and_the_re_issue_names_what_it_
     page = text(finance_client.get(f"/invoices/{invoice.number}"))
     assert "This invoice is void: cancelled by credit note" in page and "PC-CN-2026-0001" in page
     stored = session.execute(sa.select(InvoiceDocument).filter_by(invoice_id=invoice.id)).scalar_one()
-    assert finance_client.get(f"/invoices/{invoice.number}/pdf").data == stored.content  # bytes as issued
+    download = finance_client.get(f"/invoices/{invoice.number}/pdf")
+    assert download.data == stored.content  # the bytes as issued; the download says it is void
+    assert download.headers["X-Invoice-Status"] == "void; cancelled by PC-CN-2026-0001"
+    assert download.headers["Content-Disposition"] == f'attachment; filename="{invoice.number}-VOID.pdf"'
 
     (again,) = issue_invoices("org-acme", OCT, now=zurich(2026, 11, 6, 9)).issued  # real PDF
     session.commit()
