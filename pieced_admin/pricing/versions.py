@@ -108,7 +108,7 @@ def versions_context(form: PriceVersionForm | None = None, editing: str | None =
     return {
         "current_period": current, "in_force": prices_json(in_force), "in_force_sources": in_force.sources,
         "version_labels": LABELS, "scheduled_versions": scheduled, "past_versions": list(reversed(past)),
-        "version_form": form or PriceVersionForm(formdata=None, month=current.next().key),
+        "version_form": form or PriceVersionForm(formdata=None, prefix="version", month=current.next().key),
         "editing_version": editing, "edit_version_form": edit_form, "version_error": version_error,
     }
 
@@ -120,7 +120,7 @@ def _page(status: int = 200, **versions):
 @bp.post("/versions")
 def schedule():
     """Schedule prices from a month on (merged into that month's version when there is one)."""
-    form = PriceVersionForm()
+    form = PriceVersionForm(prefix="version")
     parsed = form.parsed() if form.validate_on_submit() else None
     if parsed is None:
         return _page(422, form=form)
@@ -143,7 +143,7 @@ def edit_version(month: str):
         version = next(v for v in all_versions() if v.month_key == month)
     except StopIteration:
         return _page(404, version_error=f"No price version is scheduled for {month}.")
-    form = PriceVersionForm(formdata=None, month=version.month_key,
+    form = PriceVersionForm(formdata=None, prefix="edit", month=version.month_key,
                             skills="\n".join(f"{s}={p}" for s, p in sorted((version.skill_prices or {}).items())),
                             **{f: getattr(version, f) for f in PLATFORM_FIELDS if getattr(version, f) is not None})
     return _page(editing=month, edit_form=form)
@@ -152,7 +152,7 @@ def edit_version(month: str):
 @bp.post("/versions/<month>")
 def update_version(month: str):
     """Replace what a scheduled version sets (refused once its month has an issued invoice)."""
-    form = PriceVersionForm()
+    form = PriceVersionForm(prefix="edit")
     form.month.data = month
     parsed = form.parsed() if form.validate_on_submit() else None
     if parsed is None:

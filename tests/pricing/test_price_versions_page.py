@@ -18,25 +18,28 @@ from ..orgs.support import Poster, text
 
 
 def test_admin_schedules_edits_and_removes_a_version(admin_client, session):
+    # The version form's fields are prefixed: their ids never collide with the base prices' form.
     spec_pricing()
     post = Poster(admin_client)
     with clock.pinned("2026-12-10"):
-        bad = post("/pricing/versions", {"month": "2027-01", "tenant_monthly_fee_chf": "5.123"})
+        bad = post("/pricing/versions", {"version-month": "2027-01", "version-tenant_monthly_fee_chf": "5.123"})
         assert bad.status_code == 422 and "tenant_monthly_fee_chf takes at most 2 decimals" in text(bad)
-        done = post("/pricing/versions", {"month": "2027-01", "tenant_monthly_fee_chf": "59.00",
-                                          "skills": "searxng-local-search=0.12"})
+        done = post("/pricing/versions", {"version-month": "2027-01", "version-tenant_monthly_fee_chf": "59.00",
+                                          "version-skills": "searxng-local-search=0.12"})
         assert done.status_code == 302
         version = session.execute(sa.select(PriceVersion)).scalar_one()
         assert (version.tenant_monthly_fee_chf, version.skill_prices, version.created_by) == (
             D("59.00"), {"searxng-local-search": "0.12"}, "admin@pieced.local")
 
         page = text(admin_client.get("/pricing"))
+        assert page.count('id="tenant_monthly_fee_chf"') == 1 and 'id="version-tenant_monthly_fee_chf"' in page
         assert "In force in December 2026" in page and "No price change is scheduled." not in page
         assert "2027-01" in page and "Monthly fee 59.00" in page and "admin@pieced.local" in page
 
         edit = text(admin_client.get("/pricing/versions/2027-01/edit"))
         assert "Save the prices from 2027-01" in edit
-        assert post("/pricing/versions/2027-01", {"month": "2027-01", "tenant_setup_fee_chf": "120"}).status_code == 302
+        assert post("/pricing/versions/2027-01", {"edit-month": "2027-01", "edit-tenant_setup_fee_chf": "120"}
+                    ).status_code == 302
         session.refresh(version)
         assert (version.tenant_monthly_fee_chf, version.tenant_setup_fee_chf) == (None, D("120.00"))
 
@@ -51,7 +54,7 @@ def test_a_month_with_an_issued_invoice_is_refused_and_past_versions_are_listed(
     session.commit()
     post = Poster(admin_client)
     with clock.pinned("2026-12-10"):
-        refused = post("/pricing/versions", {"month": "2026-10", "tenant_monthly_fee_chf": "59.00"})
+        refused = post("/pricing/versions", {"version-month": "2026-10", "version-tenant_monthly_fee_chf": "59.00"})
         assert refused.status_code == 422
         assert "cannot schedule prices from 2026-10: invoice PC-2026-0001 of 2026-10 is issued" in text(refused)
         page = text(admin_client.get("/pricing"))
@@ -65,4 +68,5 @@ def test_finance_sees_the_prices_over_time_without_forms(finance_client, session
     with clock.pinned("2026-12-10"):
         page = text(finance_client.get("/pricing"))
         assert "Monthly fee 59.00" in page and 'id="schedule-version"' not in page
-        assert Poster(finance_client)("/pricing/versions", {"month": "2027-02", "vat_rate_chli": "8.5"}).status_code == 403
+        assert Poster(finance_client)("/pricing/versions", {"version-month": "2027-02",
+                                                            "version-vat_rate_chli": "8.5"}).status_code == 403
