@@ -143,7 +143,7 @@ def edit_version(month: str):
         version = next(v for v in all_versions() if v.month_key == month)
     except StopIteration:
         return _page(404, version_error=f"No price version is scheduled for {month}.")
-    form = PriceVersionForm(formdata=None, prefix="edit", month=version.month_key,
+    form = PriceVersionForm(formdata=None, prefix="edit-version", month=version.month_key,
                             skills="\n".join(f"{s}={p}" for s, p in sorted((version.skill_prices or {}).items())),
                             **{f: getattr(version, f) for f in PLATFORM_FIELDS if getattr(version, f) is not None})
     return _page(editing=month, edit_form=form)
@@ -152,7 +152,7 @@ def edit_version(month: str):
 @bp.post("/versions/<month>")
 def update_version(month: str):
     """Replace what a scheduled version sets (refused once its month has an issued invoice)."""
-    form = PriceVersionForm(prefix="edit")
+    form = PriceVersionForm(prefix="edit-version")
     form.month.data = month
     parsed = form.parsed() if form.validate_on_submit() else None
     if parsed is None:

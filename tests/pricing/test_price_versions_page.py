@@ -38,7 +38,7 @@ def test_admin_schedules_edits_and_removes_a_version(admin_client, session):
 
         edit = text(admin_client.get("/pricing/versions/2027-01/edit"))
         assert "Save the prices from 2027-01" in edit
-        assert post("/pricing/versions/2027-01", {"edit-month": "2027-01", "edit-tenant_setup_fee_chf": "120"}
+        assert post("/pricing/versions/2027-01", {"edit-version-month": "2027-01", "edit-version-tenant_setup_fee_chf": "120"}
                     ).status_code == 302
         session.refresh(version)
         assert (version.tenant_monthly_fee_chf, version.tenant_setup_fee_chf) == (None, D("120.00"))
