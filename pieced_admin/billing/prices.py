@@ -262,3 +262,55 @@ def prices_json(prices: MonthPrices) -> dict:
         "platform": platform,
         "skills": {s: fmt_price(v) for s, v in sorted(prices.skill_prices.items())},
     }
+
+
+# --------------------------------------------------------------------------- base rows edited on the pricing page
+
+
+def protect_billed_months(platform_before: Mapping[str, Decimal], platform_after: Mapping[str, Decimal],
+                          skills_before: Mapping[str, Decimal | None], skills_after: Mapping[str, Decimal | None],
+                          today_period: Period) -> PriceVersion | None:
+    """Keep a change of the base rows (the pricing page's editor) from repricing any month already billed.
+
+    When a month has an invoice (void or not), every changed price that no version up to the first such
+    month sets is pinned there at its old base value, and the new value is scheduled from this month on.
+    Months before the first invoice simply follow the base rows. Flushes; returns the version of this month.
+    """
+    from ..audit import current_actor, record_audit
+    from ..models.types import utcnow
+
+    changed = {f: v for f, v in platform_after.items() if platform_before.get(f) != v and f in PLATFORM_FIELDS}
+    changed_skills = {s: v for s, v in skills_after.items() if skills_before.get(s) != v}
+    if not changed and not changed_skills:
+        return None
+    first = db.session.execute(sa.select(sa.func.min(Invoice.period_start))).scalar()
+    if first is None:
+        return None  # nothing billed yet: the base rows are every month's prices
+    first = Period.of(first)
+    if first.first_day >= today_period.first_day:
+        invoice = blocking_invoice(today_period.first_day)
+        if invoice is not None:
+            raise PriceVersionError(f"cannot change prices of {today_period.key}: invoice {invoice.number} "
+                                    f"of {invoice.period_key} is issued at the prices in force then")
+        return None
+    versions = [v for v in all_versions() if v.effective_month <= first.first_day]
+    set_before = {f for v in versions for f in PLATFORM_FIELDS if getattr(v, f) is not None}
+    skills_set_before = {s for v in versions for s in (v.skill_prices or {})}
+    pin_platform = {f: platform_before[f] for f in changed if f not in set_before}
+    pin_skills = {s: (skills_before.get(s) or Decimal(0)) for s in changed_skills if s not in skills_set_before}
+    if pin_platform or pin_skills:
+        actor, _ = current_actor()
+        pin = next((v for v in versions if v.effective_month == first.first_day), None)
+        before = _version_snapshot(pin) if pin is not None else None
+        if pin is None:
+            pin = PriceVersion(effective_month=first.first_day, created_by=actor, created_at=utcnow(),
+                               skill_prices={}, note="the prices in force before a base price change")
+            db.session.add(pin)
+        for f, value in pin_platform.items():
+            setattr(pin, f, value)
+        pin.skill_prices = {**(pin.skill_prices or {}), **{s: format(p, "f") for s, p in pin_skills.items()}}
+        db.session.flush()
+        record_audit("price_version.pin", "price_version", pin.month_key, before=before,
+                     after=_version_snapshot(pin), note="billed months keep their prices after a base price change")
+    return schedule_version(today_period, changed, {s: (v or Decimal(0)) for s, v in changed_skills.items()},
+                            note="from the pricing page's base prices")

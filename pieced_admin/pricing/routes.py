@@ -81,7 +81,12 @@ def index():
     if form is not None:
         if not form.validate_on_submit():
             return render_template(PAGE, **_context(form)), 422
-        changed = update_pricing({f: form[f].data for f in PRICING_FIELDS})
+        try:
+            changed = update_pricing({f: form[f].data for f in PRICING_FIELDS})
+        except PricingError as exc:
+            db.session.rollback()
+            flash(str(exc)[:1].upper() + str(exc)[1:] + ".", "error")
+            return render_template(PAGE, **_context(PricingForm(formdata=request.form))), 409
         db.session.commit()
         if changed:
             flash("Saved " + ", ".join(PRICING_LABELS[f] for f in changed)

@@ -70,3 +70,29 @@ def test_finance_sees_the_prices_over_time_without_forms(finance_client, session
         assert "Monthly fee 59.00" in page and 'id="schedule-version"' not in page
         assert Poster(finance_client)("/pricing/versions", {"version-month": "2027-02",
                                                             "version-vat_rate_chli": "8.5"}).status_code == 403
+
+
+def test_raising_the_base_fee_on_the_page_leaves_billed_months_alone(admin_client, session, runner):
+    # Issue 11: November is issued; on 1 December the admin raises the monthly fee on the pricing page.
+    from pieced_admin.billing.prices import prices_for_month
+    from pieced_admin.models import PlatformPricing
+
+    spec_example()
+    issue_invoices("org-acme", Period(2026, 10), now=zurich(2026, 11, 3),
+                   render_pdfs=lambda invoices: [b"%PDF-1.4 stand-in" for _ in invoices])
+    session.commit()
+    post = Poster(admin_client)
+    form = {"tenant_monthly_fee_chf": "58.31", "tenant_setup_fee_chf": "99.00", "threema_message_chf": "0.005",
+            "llm_usd_to_chf": "0.9", "llm_markup_pct": "20", "vat_rate_chli": "8.10", "payment_terms_days": "30"}
+    with clock.pinned("2026-12-01T08:00:00+01:00"):
+        assert post("/pricing", form).status_code == 302
+        add = post("/pricing/skills", {"new-skill_id": "voice", "new-daily_price_chf": "0.30"})
+        assert add.status_code in (200, 302)
+    assert session.get(PlatformPricing, 1).tenant_monthly_fee_chf == D("58.31")  # the base row, as edited
+    # October (issued) and November (not yet) keep 49.00 and no voice price; December has the new prices.
+    for month, fee, voice in ((Period(2026, 10), D("49.00"), D("0")), (Period(2026, 11), D("49.00"), D("0")),
+                              (Period(2026, 12), D("58.31"), D("0.30")), (Period(2027, 1), D("58.31"), D("0.30"))):
+        p = prices_for_month(month)
+        assert (p.pricing.tenant_monthly_fee_chf, p.skill_prices.get("voice", D("0"))) == (fee, voice), month.key
+    result = runner.invoke(args=["billing", "verify"])
+    assert result.exit_code == 0, result.output
