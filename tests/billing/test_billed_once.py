@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from decimal import Decimal as D
 
-import pytest
 import sqlalchemy as sa
 
 from pieced_admin import clock

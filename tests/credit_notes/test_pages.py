@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from pieced_admin.billing.days import Period
 from pieced_admin.billing.issuing import issue_invoices, void_invoice
-from pieced_admin.models import AuditLog, CreditNote, CreditNoteDocument, Invoice, InvoiceDocument
+from pieced_admin.models import AuditLog, CreditNote, CreditNoteDocument, InvoiceDocument
 
 from ..factories import spec_example, zurich
 from ..orgs.support import Poster
