@@ -427,7 +427,7 @@ class InvoiceDetail:
 
 METHOD_LABELS = {"bank_transfer": "Bank transfer", "card": "Card", "other": "Other"}
 # Audit actions the timeline already tells from the invoice itself or from its own tables.
-_TOLD_ELSEWHERE = ("invoice.issue", "invoice.mark_paid", "invoice.void")
+_TOLD_ELSEWHERE = ("invoice.issue", "invoice.mark_paid", "invoice.void", "credit_note.issue")
 
 
 def _audit_title(action: str) -> str:
@@ -501,6 +501,14 @@ def invoice_timeline(invoice: Invoice) -> list[TimelineEvent]:
             detail += f" (recorded {paid.occurred_at.astimezone(tz):%d.%m.%Y %H:%M})"
         events.append(TimelineEvent(at=invoice.paid_at, kind="paid", title="Paid", detail=detail,
                                     actor=invoice.paid_by or (paid.actor if paid else "")))
+    from ..models import CreditNote
+
+    for note in db.session.execute(
+        sa.select(CreditNote).where(CreditNote.invoice_id == invoice.id).order_by(CreditNote.id)
+    ).scalars():
+        events.append(TimelineEvent(at=note.issued_at, kind="credit", title=f"Credit note {note.number}",
+                                    detail=f"{note.currency} {fmt_amount(note.total_chf)}: {note.reason}",
+                                    actor=note.issued_by or ""))
     if invoice.voided_at:
         void = by_action.get("invoice.void")
         events.append(TimelineEvent(at=invoice.voided_at, kind="void", title="Voided",

@@ -60,6 +60,7 @@ def test_finance_previews_then_credits_an_amount(finance_client, session, invoic
 
     page = text(finance_client.get(f"/invoices/{invoice.number}"))
     assert "PC-CN-2026-0001" in page and "Outage on 12.10.2026" in page and "Balance CHF 124.77" in page
+    assert "CHF 21.62: Outage on 12.10.2026" in page  # in the timeline too
 
     own = text(finance_client.get(f"/credit-notes/{note.number}"))
     assert "Credit note PC-CN-2026-0001" in own and invoice.number in own and "-21.62" in own
