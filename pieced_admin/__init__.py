@@ -94,6 +94,7 @@ def create_app(config: dict | None = None, *, web: bool = True) -> Flask:
 
     from .api import routes as api
     from .auth import routes as auth
+    from .credit_notes import routes as credit_notes
     from .dashboard import routes as dashboard
     from .entities import routes as entities
     from .invoices import routes as invoices
@@ -104,7 +105,8 @@ def create_app(config: dict | None = None, *, web: bool = True) -> Flask:
     from .runs import routes as runs
     from .tenants import routes as tenants
 
-    for module in (auth, api, dashboard, pricing, orgs, entities, invoices, tenants, runs, payments, reminders):
+    for module in (auth, api, dashboard, pricing, orgs, entities, invoices, credit_notes, tenants, runs, payments,
+                   reminders):
         app.register_blueprint(module.bp)
 
     from .cli import register_commands

@@ -55,6 +55,7 @@ WARNING_NO_TENANTS = "No tenants billed in this period."
 _SKILL_SWITCH = {"enabled": True, "disabled": False}
 _SUSPENSION_SWITCH = {"suspended": True, "resumed": False}
 _RATE_PLACES = Decimal("0.00001")  # unit prices are stored as NUMERIC(10,5)
+_QUANTITY_PLACES = Decimal("0.000001")  # line quantities are stored as NUMERIC(16,6)
 
 # Invoice texts, per invoice language; _tenant_rows() fills the placeholders.
 _TEXTS: Mapping[str, Mapping[str, str]] = {
@@ -148,6 +149,9 @@ class BillingFacts:
     entity_currency: Mapping[int, str] = field(default_factory=dict)  # missing: "CHF"
     llm_configured: bool = True
     warnings: tuple[str, ...] = ()  # from the loader; copied into every draft
+    # Tenants whose month a non-void invoice of the org already bills: tenant -> (its number, its entity id).
+    # They get no line (SPEC §3, a tenant's month is billed once); the draft of that entity names them.
+    already_billed: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,7 @@ class InvoiceDraft:
     vat_note: str | None
     warnings: tuple[str, ...]
     tenants: tuple[str, ...] = ()  # tenants billed on this draft, lines or not
+    already_billed: tuple[tuple[str, str], ...] = ()  # (tenant, invoice number) left out: billed before
 
     @property
     def period_start(self) -> date:
@@ -219,33 +224,35 @@ def compute_invoices(facts: BillingFacts) -> list[InvoiceDraft]:
     if not facts.llm_configured:
         warnings.append(WARNING_LLM_NOT_CONFIGURED)
 
-    per_entity: dict[int, tuple[list[str], list[tuple]]] = {}
+    per_entity: dict[int, tuple[list[str], list[tuple], list[tuple[str, str]]]] = {}
     for tenant in sorted(facts.tenants, key=lambda t: t.name):
-        tenant_days = _tenant_days(tenant, window, days, priced_skills=prices)
-        if not tenant_days.billed:
-            if tenant.threema_messages > 0 or (tenant.llm_spend_usd or 0) > 0:
-                warnings.append(
-                    f"{tenant.name} has usage in {period.key} but did not exist then: usage not billed."
-                )
+        billed_on = facts.already_billed.get(tenant.name)
+        if billed_on is not None:
+            # Its month is on that invoice, whatever entity bills it today: no second line anywhere.
+            number, billed_entity = billed_on
+            per_entity.setdefault(billed_entity, ([], [], []))[2].append((tenant.name, number))
             continue
+        tenant_days = _tenant_days(tenant, window, days, priced_skills=prices)
+        tenant_rows = _tenant_rows(tenant, tenant_days, window, period, pricing, prices, llm_rate,
+                                   facts.llm_configured, texts)
+        if not tenant_days.billed and not tenant_rows:
+            continue  # neither alive nor used in this month
         if facts.llm_configured and tenant.llm_spend_usd is None:
             warnings.append(f"LLM usage of {tenant.name} is unknown: not billed.")
         entity = tenant.billing_entity_id if tenant.billing_entity_id is not None else org_entity
-        names, rows = per_entity.setdefault(entity, ([], []))
+        names, rows, _billed = per_entity.setdefault(entity, ([], [], []))
         names.append(tenant.name)
-        rows.extend(
-            _tenant_rows(tenant, tenant_days, window, period, pricing, prices, llm_rate, facts.llm_configured, texts)
-        )
+        rows.extend(tenant_rows)
 
     if not per_entity:
         warnings.append(WARNING_NO_TENANTS)
-        per_entity[org_entity] = ([], [])
+        per_entity[org_entity] = ([], [], [])
 
     charges_vat = facts.org.country.strip().upper() in VAT_COUNTRIES
     shared_warnings = tuple(dict.fromkeys(warnings))  # drop repeats, keep order
     drafts = []
     for entity in sorted(per_entity):
-        names, rows = per_entity[entity]
+        names, rows, billed = per_entity[entity]
         lines = tuple(DraftLine(*row, position=n) for n, row in enumerate(rows, start=1))
         net = q2(sum((line.amount_chf for line in lines), ZERO))
         if charges_vat:
@@ -266,8 +273,9 @@ def compute_invoices(facts: BillingFacts) -> list[InvoiceDraft]:
                 vat_chf=vat,
                 total_chf=q2(net + vat),
                 vat_note=vat_note,
-                warnings=shared_warnings,
+                warnings=shared_warnings + tuple(f"{t} already billed on {n}" for t, n in billed),
                 tenants=tuple(names),
+                already_billed=tuple(billed),
             )
         )
     return drafts
@@ -350,11 +358,15 @@ def _tenant_rows(
             rows.append((name, "skill", skill_id, f"{name} — {text}", Decimal(n), price, amount))
 
     spend = tenant.llm_spend_usd
-    if llm_configured and spend is not None and _decimal(spend, f"LLM spend of {name}") > 0 and llm_rate > 0:
+    if (llm_configured and spend is not None and _decimal(spend, f"LLM spend of {name}") > 0
+            and pricing.llm_usd_to_chf > 0):
         unit = llm_rate.quantize(_RATE_PLACES, rounding=ROUND_HALF_UP)
-        text = texts["llm"].format(usd=fmt_quantity(spend), rate=fmt_price(unit))
+        # The amount is the exact product rounded once; the quantity shown (and stored, NUMERIC(16,6))
+        # is the spend to six places, which never feeds the amount.
+        shown = spend.quantize(_QUANTITY_PLACES, rounding=ROUND_HALF_UP)
+        text = texts["llm"].format(usd=fmt_quantity(shown), rate=fmt_price(unit))
         amount = q2(exact_product(spend, llm_rate))
-        rows.append((name, "llm", None, f"{name} — {text}", spend, unit, amount))
+        rows.append((name, "llm", None, f"{name} — {text}", shown, unit, amount))
 
     messages = tenant.threema_messages
     if messages > 0 and pricing.threema_message_chf > 0:

@@ -12,6 +12,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, time, timezone
 
 import sqlalchemy as sa
 from flask import current_app
@@ -20,16 +21,17 @@ from ..extensions import db
 from ..integrations.litellm import LiteLLMClient, LiteLLMError
 from ..models import (
     BillingEntity,
+    Invoice,
+    InvoiceLine,
     OrgBillingConfig,
-    PlatformPricing,
-    SkillPricing,
     TenantLifecycle,
     TenantSkillEvent,
     TenantSuspensionEvent,
     TenantUsage,
 )
 from .days import Period, month_bounds
-from .engine import BillingFacts, OrgFacts, Pricing, SkillEvent, SuspensionEvent, TenantFacts
+from .engine import BillingFacts, OrgFacts, SkillEvent, SuspensionEvent, TenantFacts
+from .prices import prices_for_month
 
 log = logging.getLogger(__name__)
 
@@ -94,20 +96,28 @@ def _ensure_configs(org_ids: Sequence[str]) -> dict[str, OrgBillingConfig]:
     return configs
 
 
-def _pricing() -> Pricing:
-    row = db.session.get(PlatformPricing, 1)
-    if row is None:
-        from ..pricing.services import get_pricing
+def already_billed(org_ids: Sequence[str], period: Period) -> dict[str, dict[str, tuple[str, int]]]:
+    """Per org, the tenants a non-void invoice of the month already bills: tenant -> (number, entity id)."""
+    found: dict[str, dict[str, tuple[str, int]]] = defaultdict(dict)
+    for chunk in _chunks(list(org_ids)):
+        for org_id, tenant, number, entity_id in db.session.execute(
+            sa.select(Invoice.zitadel_org_id, InvoiceLine.tenant_name, Invoice.number, Invoice.billing_entity_id)
+            .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+            .where(Invoice.zitadel_org_id.in_(chunk), Invoice.period_start == period.first_day,
+                   Invoice.status != "void")
+            .distinct()
+            .order_by(Invoice.number)
+        ):
+            found[org_id].setdefault(tenant, (number, entity_id))
+    return found
 
-        row = get_pricing()
-    return Pricing(
-        tenant_monthly_fee_chf=row.tenant_monthly_fee_chf,
-        tenant_setup_fee_chf=row.tenant_setup_fee_chf,
-        threema_message_chf=row.threema_message_chf,
-        llm_usd_to_chf=row.llm_usd_to_chf,
-        llm_markup_pct=row.llm_markup_pct,
-        vat_rate_chli=row.vat_rate_chli,
-    )
+
+def usage_window(period: Period, tz: str) -> tuple[datetime, datetime]:
+    """The instants whose usage month `period` bills: its local days and LiteLLM's UTC days of the same dates."""
+    start, end = month_bounds(period, tz)
+    utc_start = datetime.combine(period.first_day, time(0), tzinfo=timezone.utc)
+    utc_end = datetime.combine(period.next().first_day, time(0), tzinfo=timezone.utc)
+    return min(start, utc_start), max(end, utc_end)
 
 
 def load_facts_for_orgs(
@@ -127,8 +137,18 @@ def load_facts_for_orgs(
     start, end = month_bounds(period, tz)
     org_ids = list(dict.fromkeys(org_ids))
     configs = _ensure_configs(org_ids)
-    pricing = _pricing()
-    skill_prices = dict(db.session.execute(sa.select(SkillPricing.skill_id, SkillPricing.daily_price_chf)).all())
+    prices = prices_for_month(period)  # the month's prices: base rows overlaid with its versions
+    pricing, skill_prices = prices.pricing, dict(prices.skill_prices)
+    billed = already_billed(org_ids, period)
+    # Usage is billed in the month it falls in, whether or not the tenant existed then (SPEC §3):
+    # ask for every tenant alive during the month's local or UTC days, or with Threema messages in it.
+    usage_start, usage_end = usage_window(period, tz)
+    with_messages = (
+        sa.select(TenantUsage.tenant_name)
+        .where(TenantUsage.metric == "threema_messages", TenantUsage.occurred_at >= start,
+               TenantUsage.occurred_at < end)
+        .distinct()
+    )
     entities = db.session.execute(sa.select(BillingEntity).order_by(BillingEntity.id)).scalars().all()
     if not entities:
         raise LookupError("no billing entity exists; create one on the Entities page")
@@ -140,8 +160,11 @@ def load_facts_for_orgs(
         rows = db.session.execute(
             sa.select(TenantLifecycle)
             .where(TenantLifecycle.zitadel_org_id.in_(chunk))
-            .where(TenantLifecycle.created_at < end)
-            .where(sa.or_(TenantLifecycle.deleted_at.is_(None), TenantLifecycle.deleted_at > start))
+            .where(sa.or_(
+                sa.and_(TenantLifecycle.created_at < usage_end,
+                        sa.or_(TenantLifecycle.deleted_at.is_(None), TenantLifecycle.deleted_at >= usage_start)),
+                TenantLifecycle.tenant_name.in_(with_messages),
+            ))
             .order_by(TenantLifecycle.tenant_name)
         ).scalars()
         for t in rows:
@@ -216,6 +239,7 @@ def load_facts_for_orgs(
             entity_currency=entity_currency,
             llm_configured=client is not None,
             warnings=tuple(usage_warnings.get(org_id, ())),
+            already_billed=dict(billed.get(org_id, {})),
         )
         result[org_id] = (facts, OrgContext(config=config, tenants=org_tenants))
     return result
@@ -226,3 +250,38 @@ def load_facts(org_id: str, period: Period, **kwargs) -> tuple[BillingFacts, Org
     if org_id not in known_org_ids([org_id]):
         raise UnknownOrgError(f"unknown org {org_id!r}: no billing config and no tenant has this id")
     return load_facts_for_orgs([org_id], period, **kwargs)[org_id]
+
+
+@dataclass(frozen=True)
+class MoveEffect:
+    """From which month a change of a tenant's billing entity takes effect (its billed months keep theirs)."""
+
+    first_month: Period
+    last_billed: Period | None
+    last_number: str | None
+
+    def sentence(self) -> str:
+        """What a person is told, e.g. "It takes effect from December 2026 (November 2026 is billed on PC-2026-0003)."."""
+        text = f"It takes effect from {self.first_month.first_day:%B %Y}"
+        if self.last_billed is not None:
+            text += f" ({self.last_billed.first_day:%B %Y} is billed on {self.last_number} and stays there)"
+        return text + "."
+
+
+def move_effect(tenant: TenantLifecycle) -> MoveEffect:
+    """The first month after the last one a non-void invoice bills the tenant in (else its first month)."""
+    row = db.session.execute(
+        sa.select(Invoice.period_start, Invoice.number)
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+        .where(InvoiceLine.tenant_name == tenant.tenant_name, Invoice.status != "void")
+        .order_by(Invoice.period_start.desc(), Invoice.number.desc())
+        .limit(1)
+    ).first()
+    tz = current_app.config["BILLING_TIMEZONE"]
+    if row is None:
+        from zoneinfo import ZoneInfo
+
+        created = Period.of(tenant.created_at.astimezone(ZoneInfo(tz)).date())
+        return MoveEffect(first_month=created, last_billed=None, last_number=None)
+    billed = Period.of(row[0])
+    return MoveEffect(first_month=billed.next(), last_billed=billed, last_number=row[1])

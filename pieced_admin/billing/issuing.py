@@ -102,6 +102,32 @@ def _existing_invoices(org_id: str, period: Period) -> dict[int, Invoice]:
     return {inv.billing_entity_id: inv for inv in rows}
 
 
+def voided_invoices(org_ids: Sequence[str], period: Period) -> dict[str, list[Invoice]]:
+    """Void invoices of these orgs for a month, latest void first: what a re-issue replaces."""
+    found: dict[str, list[Invoice]] = {}
+    ids = list(dict.fromkeys(org_ids))
+    for i in range(0, len(ids), 500):
+        for inv in db.session.execute(
+            sa.select(Invoice).where(Invoice.zitadel_org_id.in_(ids[i:i + 500]),
+                                     Invoice.period_start == period.first_day, Invoice.status == "void")
+            .order_by(Invoice.voided_at.desc(), Invoice.id.desc())
+        ).scalars():
+            found.setdefault(inv.zitadel_org_id, []).append(inv)
+    return found
+
+
+def replaced_invoice(draft: InvoiceDraft, voided: Sequence[Invoice]) -> Invoice | None:
+    """The void invoice a new one replaces: the latest voided of its org-month that billed one of its tenants
+    (under its entity first), else the latest voided of its entity."""
+    tenants = {line.tenant_name for line in draft.lines}
+    shared = [v for v in voided if tenants & {line.tenant_name for line in v.lines}]
+    for candidates in ([v for v in shared if v.billing_entity_id == draft.billing_entity_id], shared,
+                       [v for v in voided if v.billing_entity_id == draft.billing_entity_id]):
+        if candidates:
+            return candidates[0]
+    return None
+
+
 def customer_snapshot(config: OrgBillingConfig) -> dict:
     """What the invoice says about the customer, frozen at issue."""
     return {
@@ -238,7 +264,8 @@ def _next_numbers(entity_id: int, year: int, count: int) -> list[int]:
 
 
 def _build_invoice(draft: InvoiceDraft, number: str, config: OrgBillingConfig, entity: BillingEntity,
-                   issued_at: datetime, issued_by: str, default_terms: int) -> Invoice:
+                   issued_at: datetime, issued_by: str, default_terms: int,
+                   replaces: Invoice | None = None) -> Invoice:
     terms = config.payment_terms_days if config.payment_terms_days is not None else default_terms
     issue_day = issued_at.astimezone(billing_zone()).date()
     invoice = Invoice(
@@ -262,8 +289,10 @@ def _build_invoice(draft: InvoiceDraft, number: str, config: OrgBillingConfig, e
         customer_snapshot=customer_snapshot(config),
         entity_snapshot=entity_snapshot(entity),
         charge_status=None if config.pay_by_invoice else "pending",
+        replaces_invoice_id=replaces.id if replaces is not None else None,
     )
     invoice.entity = entity
+    invoice.replaces_number = replaces.number if replaces is not None else None  # for the PDF (not a column)
     invoice.lines = [
         InvoiceLine(
             tenant_name=line.tenant_name, kind=line.kind, skill_id=line.skill_id, description=line.description,
@@ -287,8 +316,9 @@ def _issue_one(draft: InvoiceDraft, config: OrgBillingConfig, entity: BillingEnt
         if existing is not None:
             return existing, False
         (sequence,) = _next_numbers(entity.id, year, 1)
+        replaces = replaced_invoice(draft, voided_invoices([draft.org_id], draft.period).get(draft.org_id, []))
         invoice = _build_invoice(draft, invoice_number(entity.invoice_prefix, year, sequence), config,
-                                 entity, issued_at, actor, platform_payment_terms())
+                                 entity, issued_at, actor, platform_payment_terms(), replaces)
         pdf = None
         if render_pdfs is not None:
             (pdf,) = render_pdfs([invoice])
@@ -365,7 +395,9 @@ def issue_drafts(
     for draft in sorted(drafts, key=lambda d: d.billing_entity_id):
         result.warnings.extend(w for w in draft.warnings if w not in result.warnings)
         if draft.net_chf <= 0:
-            result.skipped.append(draft)
+            # Its tenants may all be on the entity's issued invoice (billed once): that one stands.
+            found = _existing_invoices(org_id, period).get(draft.billing_entity_id) if draft.already_billed else None
+            (result.existing.append(found) if found is not None else result.skipped.append(draft))
             continue
         entity = entities[draft.billing_entity_id]
         problems = entity_problems(entity, needs_iban=config.pay_by_invoice)
@@ -402,6 +434,11 @@ def issue_invoices(
     render_pdfs: PdfRenderer | None = render_pdfs_in_process,
 ) -> IssueResult:
     """Issue an org's invoices for a month (idempotent). LiteLLM failures propagate: no invoice misses usage."""
+    from .monthly import _lock_orgs
+
+    # The org's lock (the monthly run takes the same) before the facts are read: which of its tenants
+    # a concurrent issuer has just billed is then known, and no tenant's month is billed twice.
+    _lock_orgs([org_id], None)
     existing = _existing_invoices(org_id, period)
     facts, ctx = load_facts(org_id, period, on_usage_error="raise")
     drafts = compute_invoices(facts)
@@ -513,7 +550,7 @@ def issue_batch(
                 raise ValueError(f"draft of {draft.org_id} {draft.period.key} handed in for "
                                  f"{config.zitadel_org_id} {period.key}")
             org_result.warnings.extend(w for w in draft.warnings if w not in org_result.warnings)
-            if draft.net_chf <= 0:
+            if draft.net_chf <= 0 and not draft.already_billed:
                 org_result.skipped.append(draft)
             else:
                 wanted.append((draft, config))
@@ -530,12 +567,16 @@ def issue_batch(
         if invoice is not None:
             result.results[draft.org_id].existing.append(invoice)
             continue
+        if draft.net_chf <= 0:  # its tenants are billed on another entity's invoice: nothing to issue here
+            result.results[draft.org_id].skipped.append(draft)
+            continue
         problems = entity_problems(entities[draft.billing_entity_id], needs_iban=config.pay_by_invoice)
         if problems:  # as `issue_drafts` refuses it: the org is left out whole
             result.failed.setdefault(draft.org_id, "; ".join(problems) + ": set it on the Entities page before issuing")
         todo.append((draft, config))
     # Numbers follow the order of the orgs in the batch, per entity.
     todo.sort(key=lambda item: item[0].billing_entity_id)
+    voided = voided_invoices(list(result.results), period)
 
     rendered: dict[tuple[str, int, str], bytes] = {}  # (org, entity, number) -> PDF: kept across re-numbering
     while True:
@@ -547,7 +588,9 @@ def issue_batch(
             entity = entities[draft.billing_entity_id]
             sequence[entity.id] += 1
             number = invoice_number(entity.invoice_prefix, year, sequence[entity.id])
-            built.append((_build_invoice(draft, number, config, entity, issued_at, actor, default_terms), draft))
+            replaces = replaced_invoice(draft, voided.get(draft.org_id, []))
+            built.append((_build_invoice(draft, number, config, entity, issued_at, actor, default_terms, replaces),
+                          draft))
         if render_pdfs is None or not built:
             break
         missing = [inv for inv, _d in built if (inv.zitadel_org_id, inv.billing_entity_id, inv.number) not in rendered]
@@ -662,16 +705,29 @@ def _insert_issued(invoices: Sequence[Invoice], documents: Sequence[tuple[Invoic
 # --------------------------------------------------------------------------- void and mark paid
 
 
-def void_invoice(number: str, reason: str, *, now: datetime | None = None) -> Invoice:
-    """Void an unpaid invoice; its number stays used and the month can be issued again."""
+def void_invoice(number: str, reason: str, *, now: datetime | None = None,
+                 render_pdf: bool = True) -> Invoice:
+    """Void an unpaid invoice: its cancellation credit note (everything that remains) is issued in the same
+    transaction; its number stays used and the month can be issued again. Flushes; the caller commits."""
+    from .credit_notes import CreditNoteError, _lock_invoice, build_plan, issue_credit_note
+
     reason = (reason or "").strip()
     if not reason:
         raise BillingInputError("a reason is required to void an invoice")
-    invoice = get_invoice(number)
+    invoice = _lock_invoice(number)  # the row lock first; its state is read again inside it
     if invoice.status == "void":
         raise BillingInputError(f"invoice {invoice.number} is already void")
     if invoice.status == "paid":
-        raise BillingInputError(f"invoice {invoice.number} is paid and cannot be voided")
+        raise BillingInputError(f"invoice {invoice.number} is paid and cannot be voided: credit it instead")
+    try:
+        build_plan(invoice, void=True)
+    except CreditNoteError:
+        note = None  # earlier credit notes credit it all already: nothing remains to cancel
+    else:
+        try:
+            note = issue_credit_note(invoice.number, reason, void=True, now=now, render_pdf=render_pdf)
+        except CreditNoteError as exc:
+            raise BillingInputError(str(exc)) from None
     actor, _ = current_actor()
     invoice.status = "void"
     invoice.voided_at = now or utcnow()
@@ -680,7 +736,7 @@ def void_invoice(number: str, reason: str, *, now: datetime | None = None) -> In
     if invoice.charge_status in ("pending", "no_payment_method", "failed"):
         invoice.charge_status = "cancelled"
     record_audit("invoice.void", "invoice", invoice.number, before={"status": "issued"},
-                 after={"status": "void", "void_reason": reason})
+                 after={"status": "void", "void_reason": reason, "credit_note": note.number if note else None})
     db.session.flush()
     return invoice
 

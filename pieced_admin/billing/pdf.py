@@ -61,6 +61,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reminder_2": "Second reminder",
         "reminder_3": "Final reminder",
         "invoice_number": "Invoice number",
+        "replaces": "Replaces invoice",
         "invoice_date": "Invoice date",
         "service_period": "Service period",
         "due_date": "Due date",
@@ -118,6 +119,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reminder_2": "2. Mahnung",
         "reminder_3": "Letzte Mahnung",
         "invoice_number": "Rechnungsnummer",
+        "replaces": "Ersetzt Rechnung",
         "invoice_date": "Rechnungsdatum",
         "service_period": "Leistungszeitraum",
         "due_date": "Fälligkeitsdatum",
@@ -357,6 +359,9 @@ def _invoice_context(invoice, for_pdf: bool) -> dict:
     ]
     if terms_text:
         meta.append((t["payment_terms"], terms_text))
+    replaces = getattr(invoice, "replaces_number", None)  # a re-issue after a void names what it replaces
+    if replaces:
+        meta.append((t["replaces"], replaces))
     if ctx["customer"]["org_id"]:
         meta.append((t["customer_id"], ctx["customer"]["org_id"]))
     if ctx["customer"]["vat_number"]:

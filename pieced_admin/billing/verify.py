@@ -41,26 +41,18 @@ class InvoiceCheck:
         return not self.differences
 
 
-def _prices_as_issued(facts: BillingFacts, invoice: Invoice) -> BillingFacts:
-    """The facts with the prices this invoice was issued at, where its lines tell them."""
-    pricing = facts.pricing
-    skill_prices = dict(facts.skill_prices)
-    for line in invoice.lines:
-        if line.kind == "monthly_fee":
-            pricing = replace(pricing, tenant_monthly_fee_chf=line.unit_price_chf)
-        elif line.kind == "setup_fee":
-            pricing = replace(pricing, tenant_setup_fee_chf=line.unit_price_chf)
-        elif line.kind == "threema":
-            pricing = replace(pricing, threema_message_chf=line.unit_price_chf)
-        elif line.kind == "llm":
-            current = (pricing.llm_usd_to_chf * (1 + pricing.llm_markup_pct / 100)).quantize(Decimal("0.00001"))
-            if current != line.unit_price_chf:  # the shown rate is rounded: keep the exact one when unchanged
-                pricing = replace(pricing, llm_usd_to_chf=line.unit_price_chf, llm_markup_pct=Decimal("0"))
-        elif line.kind == "skill" and line.skill_id:
-            skill_prices[line.skill_id] = line.unit_price_chf
-    if invoice.vat_rate > 0:
-        pricing = replace(pricing, vat_rate_chli=invoice.vat_rate)
-    return replace(facts, pricing=pricing, skill_prices=skill_prices)
+def _as_billed_by(facts: BillingFacts, invoice: Invoice) -> BillingFacts:
+    """The facts as they were when `invoice` billed its tenants: those tenants under its entity, the
+    tenants billed on other invoices of the month left out (SPEC §3, a tenant's month is billed once)."""
+    mine = {line.tenant_name for line in invoice.lines}
+    tenants = tuple(replace(t, billing_entity_id=invoice.billing_entity_id) if t.name in mine else t
+                    for t in facts.tenants)
+    others = {t: billed for t, billed in facts.already_billed.items() if billed[0] != invoice.number}
+    return replace(facts, tenants=tenants, already_billed=others)
+
+
+def _q6(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.000001"))  # quantities are stored as NUMERIC(16,6)
 
 
 def _compare(invoice: Invoice, draft: InvoiceDraft | None, check: InvoiceCheck, llm_known: bool) -> None:
@@ -79,7 +71,7 @@ def _compare(invoice: Invoice, draft: InvoiceDraft | None, check: InvoiceCheck, 
         elif new is None:
             check.differences.append(f"{what}: line {fmt_amount(old.amount_chf)} would no longer be billed")
         else:
-            if old.quantity != new.quantity:
+            if _q6(old.quantity) != _q6(new.quantity):
                 check.differences.append(
                     f"{what}: quantity {fmt_quantity(old.quantity)} → {fmt_quantity(new.quantity)}")
             if old.amount_chf != new.amount_chf:
@@ -116,7 +108,7 @@ def verify_invoices(period: Period | None = None) -> list[InvoiceCheck]:
             llm_known = facts.llm_configured
             if not llm_known and any(l.kind == "llm" for l in inv.lines):
                 check.notes.append("LLM lines not checked: LiteLLM is not configured")
-            drafts = compute_invoices(_prices_as_issued(facts, inv))
+            drafts = compute_invoices(_as_billed_by(facts, inv))
             draft = next((d for d in drafts if d.billing_entity_id == inv.billing_entity_id), None)
             _compare(inv, draft, check, llm_known)
             if inv.id in late:
@@ -129,4 +121,49 @@ def verify_invoices(period: Period | None = None) -> list[InvoiceCheck]:
             elif hashlib.sha256(content).hexdigest() != inv.pdf_sha256:
                 check.differences.append("stored PDF does not match its recorded SHA-256")
             checks.append(check)
+    return checks
+
+
+def verify_credit_notes(period: Period | None = None) -> list[InvoiceCheck]:
+    """Check every credit note (of invoices of one month, or all): its sums, that its invoice's credit notes
+    never credit more than the invoice, and its stored PDF against its SHA-256."""
+    from ..models import CreditNote, CreditNoteDocument
+
+    query = sa.select(CreditNote).join(Invoice, Invoice.id == CreditNote.invoice_id).order_by(CreditNote.number)
+    if period is not None:
+        query = query.where(Invoice.period_start == period.first_day)
+    notes = db.session.execute(query).scalars().all()
+    contents = dict(db.session.execute(
+        sa.select(CreditNoteDocument.credit_note_id, CreditNoteDocument.content)
+        .where(CreditNoteDocument.credit_note_id.in_([n.id for n in notes]))
+    ).all()) if notes else {}
+    per_invoice: dict[int, list] = defaultdict(list)
+    for note in notes:
+        per_invoice[note.invoice_id].append(note)
+    checks = []
+    for note in notes:
+        invoice = note.invoice
+        check = InvoiceCheck(note.number, invoice.zitadel_org_id, invoice.period_key)
+        lines = sum((line.amount_chf for line in note.lines), Decimal("0.00"))
+        if lines != note.net_chf:
+            check.differences.append(f"lines sum to {fmt_amount(lines)}, net is {fmt_amount(note.net_chf)}")
+        if note.net_chf + note.vat_chf != note.total_chf:
+            check.differences.append(f"net {fmt_amount(note.net_chf)} + VAT {fmt_amount(note.vat_chf)} "
+                                     f"≠ total {fmt_amount(note.total_chf)}")
+        if note.vat_rate != invoice.vat_rate:
+            check.differences.append(f"VAT rate {note.vat_rate} differs from invoice {invoice.number}'s {invoice.vat_rate}")
+        siblings = per_invoice[note.invoice_id]
+        if note is siblings[-1]:
+            net = sum((n.net_chf for n in siblings), Decimal("0.00"))
+            vat = sum((n.vat_chf for n in siblings), Decimal("0.00"))
+            if net > invoice.net_chf or vat > invoice.vat_chf:
+                check.differences.append(
+                    f"the credit notes of {invoice.number} credit {fmt_amount(net)} net and {fmt_amount(vat)} VAT, "
+                    f"more than it has ({fmt_amount(invoice.net_chf)} and {fmt_amount(invoice.vat_chf)})")
+        content = contents.get(note.id)
+        if content is None:
+            check.differences.append("no stored PDF")
+        elif hashlib.sha256(content).hexdigest() != note.pdf_sha256:
+            check.differences.append("stored PDF does not match its recorded SHA-256")
+        checks.append(check)
     return checks

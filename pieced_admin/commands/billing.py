@@ -119,13 +119,49 @@ def issue(org_id: str, month: str, as_json: bool) -> None:
 @click.argument("number")
 @click.option("--reason", required=True, help="Why the invoice is voided (kept with it).")
 def void(number: str, reason: str) -> None:
-    """Void an unpaid invoice (its number stays used; the month can be issued again)."""
+    """Void an unpaid invoice: issues its full credit note (its number stays used; the month can be issued again)."""
+    from ..billing.credit_notes import credit_notes_of, send_credit_note_email
     from ..billing.issuing import void_invoice
 
     with translate_errors():
         invoice = void_invoice(number, reason)
         db.session.commit()
-    click.echo(f"Voided {invoice.number}: {invoice.void_reason}")
+    notes = [n for n in credit_notes_of(invoice) if n.kind == "void"]
+    cancelled = f", cancelled by credit note {notes[-1].number}" if notes else ""
+    click.echo(f"Voided {invoice.number}{cancelled}: {invoice.void_reason}")
+    for note in notes:
+        for line in send_credit_note_email(note.id).notes:
+            click.echo(line)
+
+
+@billing.command("credit")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why the invoice is credited (printed on the credit note).")
+@click.option("--amount", default=None, metavar="NET", help="The net to credit (default: everything that remains).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (SPEC §5).")
+def credit(number: str, reason: str, amount: str | None, as_json: bool) -> None:
+    """Issue a credit note on an invoice (default: everything that remains; --amount is the net to credit)."""
+    from ..billing.credit_notes import credit_note_json, issue_credit_note, parse_amount, send_credit_note_email
+
+    with translate_errors():
+        net = parse_amount(amount) if amount is not None else None
+        if amount is not None and net is None:
+            raise CliError("--amount must be a number like 12.50")
+        note = issue_credit_note(number, reason, amount=net)
+        db.session.commit()
+    invoice = note.invoice
+    mail = send_credit_note_email(note.id)
+    if as_json:
+        echo_json(credit_note_json(note, invoice))
+        for line in mail.notes:
+            click.echo(line, err=True)
+        return
+    data = credit_note_json(note, invoice)
+    click.echo(f"Issued credit note {note.number} on {invoice.number}: net {format_chf(note.net_chf)}, "
+               f"VAT {format_chf(note.vat_chf)}, total {note.currency} {format_chf(note.total_chf)}; "
+               f"balance of {invoice.number} now {format_chf(data['invoice']['balance_chf'])}")
+    for line in mail.notes:
+        click.echo(line)
 
 
 @billing.command("mark-paid")
@@ -167,28 +203,39 @@ def pdf(number: str, output: str) -> None:
             fh.write(document.content)
     except OSError as exc:
         raise CliError(f"cannot write {output}: {exc.strerror}") from None
-    click.echo(f"Wrote {invoice.number} ({len(document.content)} bytes, sha256 {document.sha256[:12]}…) to {output}",
-               err=True)
+    void = ""
+    if invoice.status == "void":
+        from ..billing.credit_notes import credit_notes_of
+
+        cancelled = [n.number for n in credit_notes_of(invoice) if n.kind == "void"]
+        void = " — VOID" + (f", cancelled by credit note {cancelled[-1]}" if cancelled else "")
+    click.echo(f"Wrote {invoice.number} ({len(document.content)} bytes, sha256 {document.sha256[:12]}…) to {output}"
+               f"{void}", err=True)
 
 
 @billing.command("verify")
 @click.option("--month", default=None, metavar="YYYY-MM", help="Only invoices of this month (default: all).")
 def verify(month: str | None) -> None:
     """Recompute issued invoices from the event log and check their stored PDFs; print what differs."""
-    from ..billing.verify import verify_invoices
+    from ..billing.verify import verify_credit_notes, verify_invoices
 
     period = parse_period(month) if month else None
     with translate_errors():
         checks = verify_invoices(period)
+        note_checks = verify_credit_notes(period)
     db.session.rollback()  # a check writes nothing
     differing = [c for c in checks if not c.ok]
-    for check in checks:
+    notes_differing = [c for c in note_checks if not c.ok]
+    for check in [*checks, *note_checks]:
         for note in check.notes:
             click.echo(f"{check.number} ({check.org_id} {check.period}): note: {note}")
         for difference in check.differences:
             click.echo(f"{check.number} ({check.org_id} {check.period}): {difference}")
+    if note_checks:
+        click.echo(f"Checked {len(note_checks)} credit note(s): {len(note_checks) - len(notes_differing)} match, "
+                   f"{len(notes_differing)} differ.")
     click.echo(f"Checked {len(checks)} invoice(s): {len(checks) - len(differing)} match, {len(differing)} differ.")
-    if differing:
+    if differing or notes_differing:
         raise click.exceptions.Exit(1)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +28,6 @@ TEAM_ID_LABEL = "pieced.ch/litellm-team-id"
 AGGREGATED_PATH = "/team/daily/activity/aggregated"
 PAGINATED_PATH = "/team/daily/activity"
 
-SIX_PLACES = Decimal("0.000001")
 
 
 class LiteLLMError(Exception):
@@ -152,7 +151,8 @@ class LiteLLMClient:
                 f"LiteLLM answered {AGGREGATED_PATH} without metadata.total_spend for team {team_id!r}: "
                 "check that LITELLM_URL points at a LiteLLM proxy"
             )
-        return _usd(metadata["total_spend"], "metadata.total_spend").quantize(SIX_PLACES, ROUND_HALF_UP)
+        # Exactly as LiteLLM reports it: the invoice line rounds once (SPEC §3, `llm`).
+        return _usd(metadata["total_spend"], "metadata.total_spend")
 
     def spend_for_teams(self, team_ids: Iterable[str], start: date, end: date) -> dict[str, Decimal]:
         """Spend per team, in the order given (each team asked once)."""
@@ -193,7 +193,7 @@ class LiteLLMClient:
                 total_pages = metadata.get("total_pages")
                 more = isinstance(total_pages, int) and page < total_pages
             if not more:
-                return total.quantize(SIX_PLACES, ROUND_HALF_UP)
+                return total
         raise LiteLLMError(
             f"LiteLLM at {self.host} still reported more pages of {PAGINATED_PATH} after {self.max_pages} pages: "
             "refusing an unbounded answer; check the LiteLLM proxy"

@@ -118,7 +118,16 @@ def pdf(number: str):
         abort(404, description=str(exc))
     inline = request.args.get("inline") == "1"
     response = Response(doc.content, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'{"inline" if inline else "attachment"}; filename="{doc.number}.pdf"'
+    filename = f"{doc.number}.pdf"
+    invoice = issuing.get_invoice(doc.number)
+    if invoice.status == "void":
+        # The bytes stay as issued; the download says it is void and what cancelled it.
+        from ..billing.credit_notes import credit_notes_of
+
+        cancelled = [n.number for n in credit_notes_of(invoice) if n.kind == "void"]
+        filename = f"{doc.number}-VOID.pdf"
+        response.headers["X-Invoice-Status"] = "void" + (f"; cancelled by {cancelled[-1]}" if cancelled else "")
+    response.headers["Content-Disposition"] = f'{"inline" if inline else "attachment"}; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-cache"
     response.set_etag(doc.sha256)
     return response.make_conditional(request)
@@ -166,4 +175,9 @@ def void(number: str):
         db.session.rollback()
         return _render_detail(number, void_form=form, void_error=str(exc), status=422)
     db.session.commit()
-    return _done(invoice.number, f"Invoice {invoice.number} is void.")
+    from ..billing.credit_notes import credit_notes_of, send_credit_note_email
+
+    notes = [n for n in credit_notes_of(invoice) if n.kind == "void"]
+    mailed = [line for n in notes for line in send_credit_note_email(n.id).notes]
+    cancelled = f", cancelled by credit note {notes[-1].number}" if notes else ""
+    return _done(invoice.number, f"Invoice {invoice.number} is void{cancelled}. " + " ".join(mailed))

@@ -222,6 +222,8 @@ class InvoiceRow:
     org_name: str
     entity_code: str
     days_overdue: int
+    credited_chf: Decimal = Decimal("0.00")  # its credit notes' totals
+    balance_chf: Decimal = Decimal("0.00")   # billing.credit_notes.balance_chf
 
     @property
     def overdue(self) -> bool:
@@ -305,6 +307,12 @@ def list_invoices(query: InvoiceQuery, today: date, per_page: int = PER_PAGE) ->
                    days_overdue=(today - inv.due_date).days if inv.is_overdue(today) else 0)
         for inv, name in db.session.execute(stmt)
     ]
+    from ..billing.credit_notes import Credited, balance_chf, credited_totals
+
+    credited = credited_totals([r.invoice.id for r in rows])
+    for row in rows:
+        c = credited.get(row.invoice.id, Credited())
+        row.credited_chf, row.balance_chf = c.total_chf, balance_chf(row.invoice, c)
     any_invoices = bool(totals.rows) or (
         query.filtered and db.session.execute(sa.select(Invoice.id).limit(1)).first() is not None)
     return InvoicePage(query=replace(query, page=page), today=today, rows=rows, totals=totals, page=page,
@@ -317,6 +325,7 @@ CSV_COLUMNS = (
     "number", "issued_date", "period", "due_date", "org_id", "org_name", "entity",
     "net_chf", "vat_rate", "vat_chf", "total_chf", "currency", "status", "days_overdue",
     "paid_date", "payment_method", "payment_reference", "void_reason",
+    "credited_chf", "balance_chf", "credit_notes",
 )
 
 
@@ -333,7 +342,7 @@ def csv_rows(query: InvoiceQuery, today: date, batch: int = 1000) -> Iterator[st
             Invoice.number, Invoice.issued_at, Invoice.period_start, Invoice.due_date, Invoice.zitadel_org_id,
             OrgBillingConfig.display_name, BillingEntity.code, Invoice.net_chf, Invoice.vat_rate, Invoice.vat_chf,
             Invoice.total_chf, Invoice.currency, Invoice.status, Invoice.paid_at, Invoice.payment_method,
-            Invoice.payment_reference, Invoice.void_reason,
+            Invoice.payment_reference, Invoice.void_reason, Invoice.id,
         ).select_from(Invoice)).join(BillingEntity, BillingEntity.id == Invoice.billing_entity_id), query)
         .where(*_conditions(query, today))
         .execution_options(yield_per=batch)
@@ -342,15 +351,21 @@ def csv_rows(query: InvoiceQuery, today: date, batch: int = 1000) -> Iterator[st
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     pending = 0
+    from ..billing.credit_notes import credit_note_numbers_by_invoice
+
+    notes = credit_note_numbers_by_invoice()  # one query before streaming: credit notes are few
     for (number, issued_at, period_start, due_date, org_id, org_name, entity, net, vat_rate, vat, total,
-         currency, status, paid_at, method, reference, void_reason) in db.session.execute(stmt):
+         currency, status, paid_at, method, reference, void_reason, invoice_id) in db.session.execute(stmt):
         shown = derived_status(status, due_date, today)
+        credited, numbers = notes.get(invoice_id, (Decimal("0.00"), []))
+        paid = total if status == "paid" else Decimal("0")
+        balance = Decimal("0.00") if status == "void" else total - credited - paid
         writer.writerow([
             number, issued_at.astimezone(tz).date().isoformat(), f"{period_start:%Y-%m}", due_date.isoformat(),
             org_id, org_name or "", entity, fmt_amount(net), fmt_amount(vat_rate), fmt_amount(vat),
             fmt_amount(total), currency, shown, (today - due_date).days if shown == "overdue" else "",
             paid_at.astimezone(tz).date().isoformat() if paid_at else "", method or "", reference or "",
-            void_reason or "",
+            void_reason or "", fmt_amount(credited), fmt_amount(balance), " ".join(numbers),
         ])
         pending += 1
         if pending >= batch:
@@ -412,7 +427,7 @@ class InvoiceDetail:
 
 METHOD_LABELS = {"bank_transfer": "Bank transfer", "card": "Card", "other": "Other"}
 # Audit actions the timeline already tells from the invoice itself or from its own tables.
-_TOLD_ELSEWHERE = ("invoice.issue", "invoice.mark_paid", "invoice.void")
+_TOLD_ELSEWHERE = ("invoice.issue", "invoice.mark_paid", "invoice.void", "credit_note.issue")
 
 
 def _audit_title(action: str) -> str:
@@ -486,6 +501,14 @@ def invoice_timeline(invoice: Invoice) -> list[TimelineEvent]:
             detail += f" (recorded {paid.occurred_at.astimezone(tz):%d.%m.%Y %H:%M})"
         events.append(TimelineEvent(at=invoice.paid_at, kind="paid", title="Paid", detail=detail,
                                     actor=invoice.paid_by or (paid.actor if paid else "")))
+    from ..models import CreditNote
+
+    for note in db.session.execute(
+        sa.select(CreditNote).where(CreditNote.invoice_id == invoice.id).order_by(CreditNote.id)
+    ).scalars():
+        events.append(TimelineEvent(at=note.issued_at, kind="credit", title=f"Credit note {note.number}",
+                                    detail=f"{note.currency} {fmt_amount(note.total_chf)}: {note.reason}",
+                                    actor=note.issued_by or ""))
     if invoice.voided_at:
         void = by_action.get("invoice.void")
         events.append(TimelineEvent(at=invoice.voided_at, kind="void", title="Voided",

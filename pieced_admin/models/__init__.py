@@ -1,6 +1,14 @@
 """SQLAlchemy models, one module per area; importing this package registers them all."""
 
 from .audit import AuditLog, BillingRun, StripeEvent, User
+from .credit_notes import (
+    CreditNote,
+    CreditNoteDocument,
+    CreditNoteEmail,
+    CreditNoteLine,
+    CreditNoteNumberCounter,
+    PriceVersion,
+)
 from .entities import BillingEntity
 from .invoices import (
     ChargeAttempt,
@@ -17,7 +25,8 @@ from .sessions import UserSession
 from .tenants import TenantLifecycle, TenantSkillEvent, TenantSuspensionEvent, TenantUsage
 
 __all__ = [
-    "AuditLog", "BillingEntity", "BillingRun", "ChargeAttempt", "Invoice", "InvoiceDocument",
+    "AuditLog", "BillingEntity", "BillingRun", "ChargeAttempt", "CreditNote", "CreditNoteDocument",
+    "CreditNoteEmail", "CreditNoteLine", "CreditNoteNumberCounter", "PriceVersion", "Invoice", "InvoiceDocument",
     "InvoiceEmail", "InvoiceLine", "InvoiceNumberCounter", "InvoiceReminder", "OrgBillingConfig",
     "OrgPaymentMethod", "PlatformPricing", "SkillPricing", "StripeEvent", "TenantLifecycle",
     "TenantSkillEvent", "TenantSuspensionEvent", "TenantUsage", "User", "UserSession",

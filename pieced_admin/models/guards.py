@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, attributes
 
+from .credit_notes import CreditNote, CreditNoteDocument, CreditNoteLine
 from .invoices import Invoice, InvoiceDocument, InvoiceLine
 from .tenants import TenantSkillEvent, TenantSuspensionEvent, TenantUsage
 
@@ -28,7 +29,8 @@ INVOICE_MUTABLE_FIELDS = frozenset({
 INVOICE_SET_ONCE_FIELDS = frozenset({"pdf_sha256"})
 ALLOWED_STATUS_CHANGES = {("issued", "paid"), ("issued", "void")}
 
-APPEND_ONLY = (TenantSkillEvent, TenantSuspensionEvent, TenantUsage, InvoiceLine, InvoiceDocument)
+APPEND_ONLY = (TenantSkillEvent, TenantSuspensionEvent, TenantUsage, InvoiceLine, InvoiceDocument,
+               CreditNote, CreditNoteLine, CreditNoteDocument)  # a credit note is immutable once issued
 
 _installed = False
 

@@ -78,11 +78,16 @@ class Invoice(db.Model):
     # Card collection: set when a charge is due, needs attention or failed.
     charge_status: Mapped[str | None] = mapped_column(sa.String(40))
     charge_message: Mapped[str | None] = mapped_column(sa.Text)
+    # A re-issue after a void names the invoice it replaces (set at issue, never changed).
+    replaces_invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id"))
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", lazy="selectin"
     )
     entity = relationship("BillingEntity", lazy="joined")
+
+    # The number of the invoice this one replaces, as the PDF prints it (set when issuing; not a column).
+    replaces_number = None
 
     @property
     def period_key(self) -> str:

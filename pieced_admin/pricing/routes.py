@@ -38,8 +38,11 @@ SKILLS = "pricing/_skill_prices.html"
 
 
 def _context(form: PricingForm | None = None, **skills) -> dict:
+    from .versions import versions_context
+
     pricing = get_pricing()
     return {
+        **versions_context(),
         "pricing": pricing,
         "form": form or PricingForm(obj=pricing, formdata=None),
         "labels": PRICING_LABELS,
@@ -78,7 +81,12 @@ def index():
     if form is not None:
         if not form.validate_on_submit():
             return render_template(PAGE, **_context(form)), 422
-        changed = update_pricing({f: form[f].data for f in PRICING_FIELDS})
+        try:
+            changed = update_pricing({f: form[f].data for f in PRICING_FIELDS})
+        except PricingError as exc:
+            db.session.rollback()
+            flash(str(exc)[:1].upper() + str(exc)[1:] + ".", "error")
+            return render_template(PAGE, **_context(PricingForm(formdata=request.form))), 409
         db.session.commit()
         if changed:
             flash("Saved " + ", ".join(PRICING_LABELS[f] for f in changed)
@@ -149,3 +157,6 @@ def remove_skill(skill_id: str):
         flash(f"Removed the price of {skill_id}.", "success")
         return redirect(url_for("pricing.index") + "#skill-prices")
     return _skills_response()
+
+
+from . import versions  # noqa: E402,F401  (registers /pricing/versions on this blueprint)

@@ -76,6 +76,19 @@ def pricing_snapshot(pricing: PlatformPricing) -> dict:
     return {f: _canonical(f, getattr(pricing, f)) for f in PRICING_FIELDS}
 
 
+def _protect_billed_months(platform_before, platform_after, skills_before, skills_after) -> None:
+    """Billed months keep their prices: the change is pinned as versions (billing/prices.py); refusals say why."""
+    from .. import clock
+    from ..billing.days import Period
+    from ..billing.prices import PriceVersionError, protect_billed_months
+
+    try:
+        protect_billed_months(platform_before, platform_after, skills_before, skills_after,
+                              Period.of(clock.today()))
+    except PriceVersionError as exc:
+        raise PricingError(str(exc)) from None
+
+
 def update_pricing(values: dict) -> list[str]:
     """Apply new platform prices (only the fields given) and audit the change; returns the changed fields."""
     from ..audit import record_audit
@@ -83,6 +96,7 @@ def update_pricing(values: dict) -> list[str]:
 
     pricing = get_pricing()
     before = pricing_snapshot(pricing)
+    old_values = {f: getattr(pricing, f) for f in PRICING_FIELDS}
     for field in PRICING_FIELDS:
         if field in values and values[field] is not None:
             setattr(pricing, field, values[field])
@@ -90,6 +104,7 @@ def update_pricing(values: dict) -> list[str]:
     changed = [f for f in PRICING_FIELDS if before[f] != after[f]]
     if not changed:
         return []
+    _protect_billed_months(old_values, {f: getattr(pricing, f) for f in PRICING_FIELDS}, {}, {})
     pricing.updated_at = utcnow()
     record_audit("pricing.update", AUDIT_PRICING, 1, before=before, after=after,
                  note="applies to invoices issued from now on")
@@ -109,6 +124,7 @@ def set_skill_price(skill_id: str, price: Decimal, *, create: bool) -> SkillPric
     if not create and row is None:
         raise PricingError(f"{skill_id} has no price (it may have been removed meanwhile).")
     before = {"daily_price_chf": fmt_price(row.daily_price_chf) if row is not None else None}
+    _protect_billed_months({}, {}, {skill_id: row.daily_price_chf if row is not None else None}, {skill_id: price})
     if row is None:
         row = SkillPricing(skill_id=skill_id, daily_price_chf=price)
         db.session.add(row)
@@ -131,6 +147,7 @@ def remove_skill_price(skill_id: str) -> None:
     row = db.session.get(SkillPricing, skill_id)
     if row is None:
         raise PricingError(f"{skill_id} has no price (it may have been removed meanwhile).")
+    _protect_billed_months({}, {}, {skill_id: row.daily_price_chf}, {skill_id: None})
     record_audit("skill_price.delete", AUDIT_SKILL, skill_id,
                  before={"daily_price_chf": fmt_price(row.daily_price_chf)}, after={"daily_price_chf": None})
     db.session.delete(row)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..audit import record_audit
 from ..billing.days import Period
 from ..billing.engine import DraftLine, compute_invoices
-from ..billing.facts import litellm_client, load_facts
+from ..billing.facts import litellm_client, load_facts, move_effect
 from ..billing.money import ZERO, fmt_quantity, q2
 from ..extensions import db
 from ..integrations.kube import (
@@ -265,6 +265,7 @@ class TenantDetail:
     known_skills: list[str]
     cr: CRView
     charges: Charges
+    move_effect: str | None = None  # from which month a change of its billing entity takes effect
 
 
 def _get_tenant(name: str) -> TenantLifecycle:
@@ -418,6 +419,7 @@ def tenant_detail(name: str, *, now: datetime | None = None) -> TenantDetail:
         known_skills=known_skill_ids(),
         cr=cr_view(tenant, state),
         charges=month_to_date_charges(tenant, now),
+        move_effect=move_effect(tenant).sentence(),
     )
 
 
@@ -562,7 +564,8 @@ def move_entity(name: str, entity_id: int | None) -> str:
     if before["billing_entity_id"] == entity_id:
         return f"{name} is already billed by {label}."
     tenant.billing_entity_id = entity_id
+    effect = move_effect(tenant)
     record_audit("tenant.billing_entity_changed", "tenant", name, before=before,
-                 after={"billing_entity_id": entity_id})
+                 after={"billing_entity_id": entity_id}, note=effect.sentence())
     db.session.flush()
-    return f"{name} is now billed by {label}; invoices already issued do not change."
+    return f"{name} is now billed by {label}; invoices already issued do not change. {effect.sentence()}"

@@ -112,4 +112,4 @@ def test_mark_paid_and_void_through_the_cli(session, runner):
 
     again = runner.invoke(args=["billing", "void", paid.number, "--reason", "late"])
     assert again.exit_code == 2
-    assert again.output.strip() == f"Error: invoice {paid.number} is paid and cannot be voided"
+    assert again.output.strip() == f"Error: invoice {paid.number} is paid and cannot be voided: credit it instead"

@@ -679,11 +679,15 @@ def test_loader_warnings_are_copied_into_every_draft():
     assert [d.warnings for d in drafts] == [("w1", "w2"), ("w1", "w2")]
 
 
-def test_usage_of_a_tenant_outside_the_month_is_reported():
+def test_usage_of_a_tenant_outside_its_life_is_billed_in_its_month():
+    # SPEC §3: usage is billed in the month it falls in, whether or not the tenant existed then.
+    # 3 messages × 0.005 = 0.015 → 0.02; no monthly fee (no billable day), no setup fee (created in 2026-01).
     gone = tenant("gone", deleted=local(2026, 9, 1), threema_messages=3)
-    draft = only(compute_invoices(facts(gone, tenant("here", llm_spend_usd=D("0")))))
-    assert draft.tenants == ("here",)
-    assert draft.warnings == ("gone has usage in 2026-10 but did not exist then: usage not billed.",)
+    draft = only(compute_invoices(facts(gone, tenant("here", created=local(2026, 10, 31, 12), llm_spend_usd=D("0")))))
+    assert draft.tenants == ("gone", "here")
+    assert [(l.tenant_name, l.kind, l.amount_chf) for l in draft.lines] == [
+        ("gone", "threema", D("0.02")), ("here", "setup_fee", D("99.00")), ("here", "monthly_fee", D("1.58"))]
+    assert draft.warnings == ()
 
 
 # --- bad input ----------------------------------------------------------------

@@ -38,4 +38,4 @@ def test_preview_statements_do_not_grow_with_tenants_or_events(session):
     _org("org-big", tenants=20, events_per_tenant=30)
     small, big = _statements("org-small"), _statements("org-big")
     assert small == big
-    assert big <= 12
+    assert big <= 14  # + the price versions of the month, + the tenants already billed in it

@@ -42,7 +42,7 @@ def test_export_of_a_filter_has_its_rows_columns_and_name(finance_client, sessio
         "due_date": overdue.due_date.isoformat(), "org_id": "org-acme", "org_name": 'Acme "Treuhand", Zürich AG',
         "entity": "pieced", "net_chf": "148.75", "vat_rate": "8.10", "vat_chf": "12.05", "total_chf": "160.80",
         "currency": "CHF", "status": "overdue", "days_overdue": "12", "paid_date": "", "payment_method": "",
-        "payment_reference": "", "void_reason": "",
+        "payment_reference": "", "void_reason": "", "credited_chf": "0.00", "balance_chf": "160.80", "credit_notes": "",
     }
     assert b'"Acme ""Treuhand"", Z\xc3\xbcrich AG"' in resp.data  # quoting and UTF-8 as written
     assert resp.data.count(b"\r\n") == 2                          # header + one row, CRLF line ends
