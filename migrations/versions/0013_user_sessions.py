@@ -1,13 +1,13 @@
 """Server-side sign-in sessions (logout ends them; idle and absolute limits; roles read again)
 
 Revision ID: 0013_user_sessions
-Revises: 0001
+Revises: 0011
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0013_user_sessions'
-down_revision = '0001'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
