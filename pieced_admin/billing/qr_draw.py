@@ -133,10 +133,25 @@ class _Column:
         self.canv.drawString(self.x, self.y, text)
         self.y -= 1.5
 
+    def _split(self, line: str) -> list[str]:
+        """The line broken at spaces to the column's width, and a word longer than the width wherever it must."""
+        from reportlab.pdfbase.pdfmetrics import stringWidth
+
+        parts = []
+        for part in simpleSplit(line, REGULAR, self.value_size, self.width) or [""]:
+            while stringWidth(part, REGULAR, self.value_size) > self.width:
+                cut = len(part)
+                while cut > 1 and stringWidth(part[:cut], REGULAR, self.value_size) > self.width:
+                    cut -= 1
+                parts.append(part[:cut])
+                part = part[cut:]
+            parts.append(part)
+        return parts
+
     def values(self, lines) -> None:
         self.canv.setFont(REGULAR, self.value_size)
         for line in lines:
-            for part in simpleSplit(line, REGULAR, self.value_size, self.width) or [""]:
+            for part in self._split(line):
                 self.y -= self.leading
                 self.canv.drawString(self.x, self.y + (self.leading - self.value_size) / 2, part)
 
