@@ -86,11 +86,11 @@ def generate(url: str, orgs: int, tenants: int, events: int, seed: int) -> dict:
             cur.execute("INSERT INTO skill_pricing (skill_id, daily_price_chf) VALUES (%s, %s)", (skill, price))
         cur.execute("UPDATE billing_entities SET code = 'pieced-ch', name = 'PieCed AG', iban = 'CH4431999123000889012', "
                     "street = 'Bahnhofstrasse', building_number = '10', postal_code = '8001', city = 'Zürich', "
-                    "vat_number = 'CHE-123.456.789 MWST', email = 'billing@pieced.ch' WHERE is_default")
+                    "vat_number = 'CHE-123.456.788 MWST', email = 'billing@pieced.ch' WHERE is_default")
         cur.execute("INSERT INTO billing_entities (code, name, invoice_prefix, country, currency, iban, street, "
                     "building_number, postal_code, city, vat_number) VALUES ('pieced-services', "
                     "'PieCed Services GmbH', 'PS', 'CH', 'CHF', 'CH9300762011623852957', 'Bundesgasse', '3', '3011', "
-                    "'Bern', 'CHE-987.654.321 MWST') RETURNING id")
+                    "'Bern', 'CHE-116.281.710 MWST') RETURNING id")
         services = cur.fetchone()[0]
 
         org_ids = [f"org-{i:05d}" for i in range(orgs)]

@@ -30,7 +30,7 @@ from pieced_admin.models import Invoice, InvoiceLine  # noqa: E402
 D = Decimal
 ENTITY = {
     "code": "pieced-ch", "name": "PieCed AG", "street": "Bahnhofstrasse", "building_number": "1",
-    "postal_code": "8001", "city": "Zürich", "country": "CH", "vat_number": "CHE-123.456.789 MWST",
+    "postal_code": "8001", "city": "Zürich", "country": "CH", "vat_number": "CHE-123.456.788 MWST",
     "iban": "CH4431999123000889012", "currency": "CHF", "email": "billing@pieced.ch", "website": "www.pieced.ch",
 }
 CUSTOMER = {

@@ -146,6 +146,51 @@ def entity_problems(entity: BillingEntity, *, needs_iban: bool = True) -> list[s
     return problems
 
 
+def _vat_number_problem(entity: BillingEntity) -> str | None:
+    from .qr import uid_digits
+
+    if uid_digits(entity.vat_number) is None:
+        shown = f"VAT number {entity.vat_number!r}" if entity.vat_number else "no VAT number"
+        return (f"billing entity {entity.name} ({entity.code}) charges Swiss VAT but has {shown}, which fails the "
+                f"UID check (CHE-123.456.788 MWST): correct it on the Entities page before issuing")
+    return None
+
+
+def issue_problems(entity: BillingEntity, config: OrgBillingConfig, draft: InvoiceDraft) -> list[str]:
+    """Everything that keeps this draft from becoming a valid Swiss invoice, each naming what to fix.
+
+    The entity's address and IBAN (entity_problems), a VAT number that passes the
+    UID check when Swiss VAT is charged, the customer's address (MWSTG Art. 26(2)(b):
+    name and place), and names the QR-bill cannot carry.
+    """
+    from .qr import unsupported_characters
+
+    problems = [f"{p}: set it on the Entities page before issuing"
+                for p in entity_problems(entity, needs_iban=config.pay_by_invoice)]
+    if draft.vat_rate and draft.vat_rate > 0:
+        vat = _vat_number_problem(entity)
+        if vat:
+            problems.append(vat)
+    org = config.zitadel_org_id
+    missing = [label for label, value in (("postal code", config.postal_code), ("city", config.city),
+                                          ("country", config.country)) if not (value or "").strip()]
+    if missing:
+        problems.append(f"org {org} has no {', '.join(missing)} in its billing address, which a Swiss invoice "
+                        f"must name: set it on the org's page before issuing")
+    for who, fields, where in (
+        (f"org {org}", (("name", config.display_name or org), ("street", config.street), ("city", config.city)),
+         "the org's page"),
+        (f"billing entity {entity.code}", (("name", entity.name), ("street", entity.street), ("city", entity.city)),
+         "the Entities page"),
+    ):
+        for field_name, value in fields:
+            bad = unsupported_characters(value)
+            if bad:
+                problems.append(f"{who}'s {field_name} {value!r} has characters a QR-bill cannot carry "
+                                f"({' '.join(sorted(bad))}): change it on {where} before issuing")
+    return problems
+
+
 # --------------------------------------------------------------------------- preview
 
 
@@ -175,10 +220,9 @@ def preview_invoices(org_id: str, period: Period, *, on_usage_error: str = "warn
     items = []
     for d in drafts:
         entity = entities[d.billing_entity_id]
-        problems = entity_problems(entity, needs_iban=ctx.config.pay_by_invoice)
+        problems = issue_problems(entity, ctx.config, d) if d.net_chf > 0 else []
         if problems and not existing.get(d.billing_entity_id):
-            d = replace(d, warnings=d.warnings + tuple(f"{p}: set it on the Entities page before issuing"
-                                                       for p in problems))
+            d = replace(d, warnings=d.warnings + tuple(problems))
         items.append(PreviewItem(d, entity, existing.get(d.billing_entity_id)))
     return items
 
@@ -330,9 +374,9 @@ def issue_drafts(
             result.skipped.append(draft)
             continue
         entity = entities[draft.billing_entity_id]
-        problems = entity_problems(entity, needs_iban=config.pay_by_invoice)
+        problems = issue_problems(entity, config, draft)
         if problems and not _existing_invoices(org_id, period).get(entity.id):
-            raise BillingInputError("; ".join(problems) + ": set it on the Entities page before issuing")
+            raise BillingInputError("; ".join(problems))
         try:
             invoice, created = _issue_one(draft, config, entity, year, issued_at, actor, render_pdfs)
         except sa.exc.IntegrityError:
@@ -483,9 +527,9 @@ def issue_batch(
         if invoice is not None:
             result.results[draft.org_id].existing.append(invoice)
             continue
-        problems = entity_problems(entities[draft.billing_entity_id], needs_iban=config.pay_by_invoice)
+        problems = issue_problems(entities[draft.billing_entity_id], config, draft)
         if problems:  # as `issue_drafts` refuses it: the org is left out whole
-            result.failed.setdefault(draft.org_id, "; ".join(problems) + ": set it on the Entities page before issuing")
+            result.failed.setdefault(draft.org_id, "; ".join(problems))
         todo.append((draft, config))
     # Numbers follow the order of the orgs in the batch, per entity.
     todo.sort(key=lambda item: item[0].billing_entity_id)
