@@ -156,7 +156,8 @@ def _vat_number_problem(entity: BillingEntity) -> str | None:
     return None
 
 
-def issue_problems(entity: BillingEntity, config: OrgBillingConfig, draft: InvoiceDraft) -> list[str]:
+def issue_problems(entity: BillingEntity, config: OrgBillingConfig, draft: InvoiceDraft, *,
+                   needs_iban: bool | None = None) -> list[str]:
     """Everything that keeps this draft from becoming a valid Swiss invoice, each naming what to fix.
 
     The entity's address and IBAN (entity_problems), a VAT number that passes the
@@ -166,7 +167,8 @@ def issue_problems(entity: BillingEntity, config: OrgBillingConfig, draft: Invoi
     from .qr import unsupported_characters
 
     problems = [f"{p}: set it on the Entities page before issuing"
-                for p in entity_problems(entity, needs_iban=config.pay_by_invoice)]
+                for p in entity_problems(entity, needs_iban=config.pay_by_invoice if needs_iban is None
+                                         else needs_iban)]
     if draft.vat_rate and draft.vat_rate > 0:
         vat = _vat_number_problem(entity)
         if vat:
@@ -281,8 +283,41 @@ def _next_numbers(entity_id: int, year: int, count: int) -> list[int]:
     return list(range(last - count + 1, last + 1))
 
 
+def card_orgs_with_usable_card(org_ids: Sequence[str]) -> set[str]:
+    """Those of these card orgs that may have a usable card: a Stripe customer exists for them.
+
+    Without a Stripe customer no card can have been saved (the customer is
+    created before any card setup link), so such an invoice cannot be charged
+    and carries the QR-bill. With one, the card mirror may lag behind Stripe,
+    so the charge after issue decides.
+    """
+    found: set[str] = set()
+    ids = list(dict.fromkeys(org_ids))
+    for i in range(0, len(ids), 500):
+        found.update(db.session.execute(sa.select(OrgBillingConfig.zitadel_org_id).where(
+            OrgBillingConfig.zitadel_org_id.in_(ids[i:i + 500]),
+            OrgBillingConfig.stripe_customer_id.is_not(None))).scalars())
+    return found
+
+
+def _charge_status(config: OrgBillingConfig, usable_cards: set[str]) -> str | None:
+    """None for bank transfer; "pending" for a card org with a usable card, else "no_payment_method".
+
+    An invoice whose card cannot be charged carries the QR-bill instead (billing/pdf.py), so
+    the customer has a way to pay it; collection still tries the card and records why not.
+    """
+    if config.pay_by_invoice:
+        return None
+    return "pending" if config.zitadel_org_id in usable_cards else "no_payment_method"
+
+
+def _needs_iban(config: OrgBillingConfig, usable_cards: set[str]) -> bool:
+    return config.pay_by_invoice or config.zitadel_org_id not in usable_cards
+
+
 def _build_invoice(draft: InvoiceDraft, number: str, config: OrgBillingConfig, entity: BillingEntity,
-                   issued_at: datetime, issued_by: str, default_terms: int) -> Invoice:
+                   issued_at: datetime, issued_by: str, default_terms: int,
+                   usable_cards: set[str] | None = None) -> Invoice:
     terms = config.payment_terms_days if config.payment_terms_days is not None else default_terms
     issue_day = issued_at.astimezone(billing_zone()).date()
     invoice = Invoice(
@@ -305,7 +340,7 @@ def _build_invoice(draft: InvoiceDraft, number: str, config: OrgBillingConfig, e
         issued_by=issued_by,
         customer_snapshot=customer_snapshot(config),
         entity_snapshot=entity_snapshot(entity),
-        charge_status=None if config.pay_by_invoice else "pending",
+        charge_status=_charge_status(config, usable_cards or set()),
     )
     invoice.entity = entity
     invoice.lines = [
@@ -320,7 +355,8 @@ def _build_invoice(draft: InvoiceDraft, number: str, config: OrgBillingConfig, e
 
 
 def _issue_one(draft: InvoiceDraft, config: OrgBillingConfig, entity: BillingEntity, year: int,
-               issued_at: datetime, actor: str, render_pdfs: PdfRenderer | None) -> tuple[Invoice, bool]:
+               issued_at: datetime, actor: str, render_pdfs: PdfRenderer | None,
+               usable_cards: set[str]) -> tuple[Invoice, bool]:
     """Number, build, render and store one invoice inside a savepoint (undone whole on failure).
 
     Returns the invoice and whether it was created now (False: issued before).
@@ -332,7 +368,7 @@ def _issue_one(draft: InvoiceDraft, config: OrgBillingConfig, entity: BillingEnt
             return existing, False
         (sequence,) = _next_numbers(entity.id, year, 1)
         invoice = _build_invoice(draft, invoice_number(entity.invoice_prefix, year, sequence), config,
-                                 entity, issued_at, actor, platform_payment_terms())
+                                 entity, issued_at, actor, platform_payment_terms(), usable_cards)
         pdf = None
         if render_pdfs is not None:
             (pdf,) = render_pdfs([invoice])
@@ -367,6 +403,7 @@ def issue_drafts(
     year = issued_at.astimezone(billing_zone()).year
     actor, _user_id = current_actor()
     entities = _entities_by_id()
+    usable_cards = set() if config.pay_by_invoice else card_orgs_with_usable_card([org_id])
 
     for draft in sorted(drafts, key=lambda d: d.billing_entity_id):
         result.warnings.extend(w for w in draft.warnings if w not in result.warnings)
@@ -374,11 +411,11 @@ def issue_drafts(
             result.skipped.append(draft)
             continue
         entity = entities[draft.billing_entity_id]
-        problems = issue_problems(entity, config, draft)
+        problems = issue_problems(entity, config, draft, needs_iban=_needs_iban(config, usable_cards))
         if problems and not _existing_invoices(org_id, period).get(entity.id):
             raise BillingInputError("; ".join(problems))
         try:
-            invoice, created = _issue_one(draft, config, entity, year, issued_at, actor, render_pdfs)
+            invoice, created = _issue_one(draft, config, entity, year, issued_at, actor, render_pdfs, usable_cards)
         except sa.exc.IntegrityError:
             # Another issuer won a race the counter lock did not cover (e.g. across a
             # new year): our savepoint, counter increment included, is gone; use theirs.
@@ -519,6 +556,7 @@ def issue_batch(
 
     entities = _entities_by_id()
     default_terms = platform_payment_terms()
+    usable_cards = card_orgs_with_usable_card([c.zitadel_org_id for _d, c in wanted if not c.pay_by_invoice])
     last = _lock_counters([d.billing_entity_id for d, _ in wanted], year)
     existing = existing_invoices_for_orgs(list(result.results), period)
     todo: list[tuple[InvoiceDraft, OrgBillingConfig]] = []
@@ -527,7 +565,8 @@ def issue_batch(
         if invoice is not None:
             result.results[draft.org_id].existing.append(invoice)
             continue
-        problems = issue_problems(entities[draft.billing_entity_id], config, draft)
+        problems = issue_problems(entities[draft.billing_entity_id], config, draft,
+                                  needs_iban=_needs_iban(config, usable_cards))
         if problems:  # as `issue_drafts` refuses it: the org is left out whole
             result.failed.setdefault(draft.org_id, "; ".join(problems))
         todo.append((draft, config))
@@ -544,7 +583,8 @@ def issue_batch(
             entity = entities[draft.billing_entity_id]
             sequence[entity.id] += 1
             number = invoice_number(entity.invoice_prefix, year, sequence[entity.id])
-            built.append((_build_invoice(draft, number, config, entity, issued_at, actor, default_terms), draft))
+            built.append((_build_invoice(draft, number, config, entity, issued_at, actor, default_terms,
+                                         usable_cards), draft))
         if render_pdfs is None or not built:
             break
         missing = [inv for inv, _d in built if (inv.zitadel_org_id, inv.billing_entity_id, inv.number) not in rendered]

@@ -605,7 +605,7 @@ def _issue_org_batch(batch: Sequence[str], period: Period, *, dry_run: bool, run
         report = reports[org_id]
         for inv in issued.issued:
             report.issued.append({"number": inv.number, "entity": inv.entity.code, "total_chf": str(inv.total_chf)})
-            if inv.charge_status == "pending":
+            if inv.charge_status in ("pending", "no_payment_method"):
                 card.append(inv)
         report.existing.extend(inv.number for inv in issued.existing)
     db.session.commit()

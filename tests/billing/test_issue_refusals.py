@@ -59,3 +59,17 @@ def test_a_name_the_qr_bill_cannot_carry_is_refused(session):
     session.execute(sa.update(OrgBillingConfig).where(OrgBillingConfig.zitadel_org_id == "org-x")
                     .values(display_name="Dvořák Ștefan Łódź AG"))  # Latin Extended-A: fine
     assert len(_issue().issued) == 1
+
+
+def test_a_card_invoice_without_a_usable_card_carries_the_qr_bill_and_says_so(session):
+    from pieced_admin.models import InvoiceDocument
+
+    from ..pdf_tools import decode_qr, pdf_text
+
+    _org(pay_by_invoice=False)  # a card org with no Stripe customer: no card can be on file
+    default_entity().vat_number = "CHE-123.456.788 MWST"
+    (invoice,) = issue_invoices("org-x", OCT, now=NOV_3).issued
+    assert invoice.charge_status == "no_payment_method"
+    pdf = session.get(InvoiceDocument, invoice.id).content
+    assert "We could not charge your payment card." in " ".join(pdf_text(pdf).split())
+    assert decode_qr(pdf)["amount"] == f"{invoice.total_chf:.2f}"
