@@ -148,6 +148,7 @@ class BillingFacts:
     entity_currency: Mapping[int, str] = field(default_factory=dict)  # missing: "CHF"
     llm_configured: bool = True
     warnings: tuple[str, ...] = ()  # from the loader; copied into every draft
+    skill_names: Mapping[str, str] = field(default_factory=dict)  # skill id -> display name (missing: the id)
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,8 @@ def compute_invoices(facts: BillingFacts) -> list[InvoiceDraft]:
         names, rows = per_entity.setdefault(entity, ([], []))
         names.append(tenant.name)
         rows.extend(
-            _tenant_rows(tenant, tenant_days, window, period, pricing, prices, llm_rate, facts.llm_configured, texts)
+            _tenant_rows(tenant, tenant_days, window, period, pricing, prices, llm_rate, facts.llm_configured, texts,
+                         facts.skill_names)
         )
 
     if not per_entity:
@@ -325,6 +327,7 @@ def _tenant_rows(
     llm_rate: Decimal,
     llm_configured: bool,
     texts: Mapping[str, str],
+    skill_names: Mapping[str, str] | None = None,
 ) -> list[tuple]:
     """The tenant's lines as DraftLine arguments (without position), in invoice order."""
     name = tenant.name
@@ -345,7 +348,8 @@ def _tenant_rows(
     for skill_id, n in tenant_days.skill_days.items():  # sorted by skill id
         price = prices.get(skill_id, ZERO)
         if price > 0 and n > 0:
-            text = texts["skill_one" if n == 1 else "skill"].format(skill=skill_id, days=n)
+            name_shown = (skill_names or {}).get(skill_id) or skill_id
+            text = texts["skill_one" if n == 1 else "skill"].format(skill=name_shown, days=n)
             amount = q2(exact_product(price, n))
             rows.append((name, "skill", skill_id, f"{name} — {text}", Decimal(n), price, amount))
 

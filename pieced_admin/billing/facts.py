@@ -129,6 +129,8 @@ def load_facts_for_orgs(
     configs = _ensure_configs(org_ids)
     pricing = _pricing()
     skill_prices = dict(db.session.execute(sa.select(SkillPricing.skill_id, SkillPricing.daily_price_chf)).all())
+    skill_names = dict(db.session.execute(sa.select(SkillPricing.skill_id, SkillPricing.display_name)
+                                          .where(SkillPricing.display_name.is_not(None))).all())
     entities = db.session.execute(sa.select(BillingEntity).order_by(BillingEntity.id)).scalars().all()
     if not entities:
         raise LookupError("no billing entity exists; create one on the Entities page")
@@ -216,6 +218,7 @@ def load_facts_for_orgs(
             entity_currency=entity_currency,
             llm_configured=client is not None,
             warnings=tuple(usage_warnings.get(org_id, ())),
+            skill_names=skill_names,
         )
         result[org_id] = (facts, OrgContext(config=config, tenants=org_tenants))
     return result

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
 from wtforms import DecimalField, IntegerField, StringField
-from wtforms.validators import InputRequired, Length, Regexp, ValidationError
+from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
 from ..billing.money import fmt_price, q2
 
@@ -150,6 +150,12 @@ class SkillPriceEditForm(FlaskForm):
     """A skill's new daily price (its id is fixed once the price exists)."""
 
     daily_price_chf = _money("Daily price (CHF)", maximum=UNIT_PRICE_MAX, places=5, display=fmt_price)
+    display_name = StringField(
+        "Name on invoices",
+        validators=[Optional(), Length(max=120, message="At most 120 characters.")],
+        filters=[lambda s: (s.strip() or None) if isinstance(s, str) else s],
+        render_kw={"autocomplete": "off", "placeholder": "the skill id"},
+    )
 
 
 class SkillPriceForm(SkillPriceEditForm):

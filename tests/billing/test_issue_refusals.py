@@ -73,3 +73,21 @@ def test_a_card_invoice_without_a_usable_card_carries_the_qr_bill_and_says_so(se
     pdf = session.get(InvoiceDocument, invoice.id).content
     assert "We could not charge your payment card." in " ".join(pdf_text(pdf).split())
     assert decode_qr(pdf)["amount"] == f"{invoice.total_chf:.2f}"
+
+
+def test_a_skill_is_billed_under_its_display_name_and_the_pdf_does_not_repeat_the_tenant(session):
+    from pieced_admin.models import InvoiceDocument, SkillPricing
+
+    from ..factories import skill_event
+    from ..pdf_tools import pdf_text
+
+    _org()
+    default_entity().vat_number = "CHE-123.456.788 MWST"
+    skill_event("org-x-main", "searxng-local-search", "enabled", zurich(2026, 9, 1))
+    session.get(SkillPricing, "searxng-local-search").display_name = "Private web search"
+    (invoice,) = issue_invoices("org-x", OCT, now=NOV_3).issued
+    (line,) = [line for line in invoice.lines if line.kind == "skill"]
+    assert "Private web search" in line.description and "searxng" not in line.description
+    text = " ".join(pdf_text(session.get(InvoiceDocument, invoice.id).content).split())
+    assert "Tenant org-x-main" in text and "Private web search (31 days) 31 days 0.10 3.10" in text
+    assert "org-x-main —" not in text
