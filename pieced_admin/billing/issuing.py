@@ -179,6 +179,13 @@ def issue_problems(entity: BillingEntity, config: OrgBillingConfig, draft: Invoi
     if missing:
         problems.append(f"org {org} has no {', '.join(missing)} in its billing address, which a Swiss invoice "
                         f"must name: set it on the org's page before issuing")
+    for who, value, limit, where in ((f"org {org}'s name", config.display_name or org, 70, "the org's page"),
+                                     (f"org {org}'s street", config.street, 70, "the org's page"),
+                                     (f"org {org}'s city", config.city, 35, "the org's page"),
+                                     (f"org {org}'s postal code", config.postal_code, 16, "the org's page")):
+        if value and len(value.strip()) > limit:
+            problems.append(f"{who} is longer than the {limit} characters a QR-bill can carry: shorten it on "
+                            f"{where} before issuing")
     for who, fields, where in (
         (f"org {org}", (("name", config.display_name or org), ("street", config.street), ("city", config.city)),
          "the org's page"),
