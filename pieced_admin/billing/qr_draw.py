@@ -80,20 +80,37 @@ def qr_matrix(data: str) -> tuple[tuple[tuple[int, int], ...], ...]:
     return tuple(rows)
 
 
-def draw_qr_code(canv, data: str, x: float, y: float, size: float = QR_SIZE) -> None:
-    """The QR code of `data`, `size` wide, its lower left corner at (x, y), with the Swiss cross."""
+@lru_cache(maxsize=256)
+def _qr_operators(data: str) -> tuple[int, str]:
+    """The QR code's dark modules as PDF rectangle operators in module units (rows top-down), and its size."""
     rows = qr_matrix(data)
-    n = len(rows)
+    # Runs repeated on the next rows merge into one taller rectangle: a third of the operators.
+    ops, open_runs = [], {}
+    for y in range(len(rows) + 1):
+        current = set(rows[y]) if y < len(rows) else set()
+        for run in [r for r in open_runs if r not in current]:
+            top = open_runs.pop(run)
+            ops.append(f"{run[0]} {top} {run[1] - run[0]} {y - top} re")
+        for run in current:
+            open_runs.setdefault(run, y)
+    return len(rows), "\n".join(ops)
+
+
+def draw_qr_code(canv, data: str, x: float, y: float, size: float = QR_SIZE) -> None:
+    """The QR code of `data`, `size` wide, its lower left corner at (x, y), with the Swiss cross.
+
+    Vector rectangles in module units under one transformation (integers only:
+    cheap to write, exact to render).
+    """
+    n, ops = _qr_operators(data)
     module = size / n
-    path = canv.beginPath()
-    for row_index, runs in enumerate(rows):
-        top = y + size - row_index * module
-        for start, end in runs:
-            # A hair wider than the module so neighbouring runs leave no seam when rasterised.
-            path.rect(x + start * module, top - module - 0.01, (end - start) * module + 0.01, module + 0.01)
     canv.saveState()
     canv.setFillColorRGB(0, 0, 0)
-    canv.drawPath(path, stroke=0, fill=1)
+    # Origin at the code's top left corner, one unit per module, y growing downwards.
+    canv.transform(module, 0, 0, -module, x, y + size)
+    canv._code.append(ops + "\nf")
+    canv.restoreState()
+    canv.saveState()
     draw_swiss_cross(canv, x + size / 2, y + size / 2)
     canv.restoreState()
 
