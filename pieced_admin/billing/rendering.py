@@ -24,7 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Invoice, InvoiceDocument
-from ..models.dialect import insert_for
+from ..models.dialect import dialect_name, insert_for
 from .days import Period
 
 log = logging.getLogger(__name__)
@@ -55,20 +55,37 @@ def invoices_without_pdf(org_ids: Sequence[str], period: Period) -> list[int]:
     return ids
 
 
+def store_pdfs(pdfs: dict[int, bytes]) -> set[int]:
+    """Record the PDFs of invoices that have none yet, in two statements; the ids stored now.
+
+    An invoice another process stored first keeps its document (the update skips it).
+    """
+    if not pdfs:
+        return set()
+    digests = {invoice_id: hashlib.sha256(pdf).hexdigest() for invoice_id, pdf in pdfs.items()}
+    table = Invoice.__table__
+    if dialect_name() == "postgresql":
+        values = sa.values(sa.column("id", sa.Integer), sa.column("digest", sa.String), name="new_pdf").data(
+            list(digests.items()))
+        stored = set(db.session.execute(
+            sa.update(table).where(table.c.id == values.c.id, table.c.pdf_sha256.is_(None))
+            .values(pdf_sha256=values.c.digest).returning(table.c.id)
+        ).scalars())
+    else:  # SQLite cannot name the columns of a VALUES list: one update per invoice
+        stored = {invoice_id for invoice_id, digest in digests.items() if db.session.execute(
+            sa.update(table).where(table.c.id == invoice_id, table.c.pdf_sha256.is_(None)).values(pdf_sha256=digest)
+        ).rowcount == 1}
+    if stored:
+        db.session.execute(
+            insert_for(InvoiceDocument.__table__).on_conflict_do_nothing(index_elements=["invoice_id"]),
+            [{"invoice_id": i, "content": pdfs[i], "sha256": digests[i]} for i in sorted(stored)],
+        )
+    return stored
+
+
 def store_pdf(invoice_id: int, pdf: bytes) -> bool:
     """Record the PDF of an invoice that has none yet; False when another process stored one first."""
-    digest = hashlib.sha256(pdf).hexdigest()
-    table = Invoice.__table__
-    done = db.session.execute(
-        sa.update(table).where(table.c.id == invoice_id, table.c.pdf_sha256.is_(None)).values(pdf_sha256=digest)
-    ).rowcount
-    if done != 1:
-        return False
-    db.session.execute(
-        insert_for(InvoiceDocument.__table__).values(invoice_id=invoice_id, content=pdf, sha256=digest)
-        .on_conflict_do_nothing(index_elements=["invoice_id"])
-    )
-    return True
+    return invoice_id in store_pdfs({invoice_id: pdf})
 
 
 def render_missing_pdfs(invoice_ids: Sequence[int], renderer: BatchRenderer) -> RenderResult:
@@ -82,12 +99,15 @@ def render_missing_pdfs(invoice_ids: Sequence[int], renderer: BatchRenderer) -> 
     ).scalars().all()
     # No lock is held while the documents render: the numbers were committed before.
     outcomes = renderer(invoices)
+    pdfs: dict[int, bytes] = {}
     for invoice, outcome in zip(invoices, outcomes, strict=True):
         if isinstance(outcome, BaseException):
             result.failed[invoice.number] = (f"the PDF of invoice {invoice.number} could not be rendered: {outcome}; "
                                              f"it is neither sent nor charged until a run renders it")
             log.warning("PDF of %s: %s", invoice.number, outcome)
-        elif store_pdf(invoice.id, outcome):
-            result.stored.append(invoice)
+        else:
+            pdfs[invoice.id] = outcome
+    stored = store_pdfs(pdfs)
+    result.stored.extend(inv for inv in invoices if inv.id in stored)
     db.session.commit()
     return result
