@@ -165,3 +165,80 @@ def test_the_payment_part_keeps_every_value_inside_the_page():
     words = pdf_words(data, 1)
     assert max(w[2] for w in words) <= right_edge + 0.5, sorted(words, key=lambda w: -w[2])[:3]
     assert "//S1/10/PC-2026-0026" in pdf_text(data).replace("\n", "")
+
+
+def _text_runs(pdf: bytes, page: int = 0) -> list[tuple[str, float, str, float, float]]:
+    """(text, font size, font name, x, y) of every text run drawn on a page."""
+    import io
+
+    from pypdf import PdfReader
+
+    runs = []
+
+    def visit(text, cm, tm, font, size):
+        if text.strip():
+            scale = (tm[0] * cm[0]) if tm and cm else 1
+            runs.append((text.strip(), round(size * scale, 2), str((font or {}).get("/BaseFont", "")),
+                         tm[4] * cm[0] + cm[4], tm[5] * cm[3] + cm[5]))
+
+    PdfReader(io.BytesIO(pdf)).pages[page].extract_text(visitor_text=visit)
+    return runs
+
+
+def test_the_qr_bill_follows_the_style_guide_sizes(names_invoice):
+    """Titles 11 pt bold; payment part headings 8 pt bold, values 10 pt; receipt headings 6 pt bold, values 8 pt."""
+    _, data = names_invoice
+    runs = _text_runs(data)
+    receipt_right = 62 * 72 / 25.4
+    info_left = (62 + 56) * 72 / 25.4
+
+    def find(text, part):
+        for run in runs:
+            in_part = run[3] < receipt_right if part == "receipt" else run[3] >= info_left - 1
+            if run[0] == text and in_part:
+                return run
+        raise AssertionError(f"{text!r} not in the {part}: {[r for r in runs if r[0] == text]}")
+
+    title = next(r for r in runs if r[0] == "Payment part")
+    assert title[1] == 11 and title[2].endswith("LiberationSans-Bold")
+    receipt_title = next(r for r in runs if r[0] == "Receipt")
+    assert receipt_title[1] == 11 and receipt_title[2].endswith("LiberationSans-Bold")
+    heading = find("Account / Payable to", "payment")
+    assert heading[1] == 8 and heading[2].endswith("LiberationSans-Bold")
+    iban = find("CH44 3199 9123 0008 8901 2", "payment")
+    assert iban[1] == 10 and iban[2].endswith("LiberationSans")
+    heading = find("Account / Payable to", "receipt")
+    assert heading[1] == 6 and heading[2].endswith("LiberationSans-Bold")
+    assert find("CH44 3199 9123 0008 8901 2", "receipt")[1] == 8
+
+
+def test_the_qr_code_is_46_mm_with_a_7_mm_swiss_cross_and_5_mm_clear_around(names_invoice):
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    from ..pdf_tools import render_pages
+
+    _, data = names_invoice
+    dpi = 300
+    (png,) = render_pages(data, dpi=dpi)
+    image = Image.open(io.BytesIO(png)).convert("L")
+    (code,) = [r for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode]
+    px_per_mm = dpi / 25.4
+    xs = [code.position.top_left.x, code.position.bottom_right.x]
+    ys = [code.position.top_left.y, code.position.bottom_right.y]
+    # zxing reports the centres of the corner modules: the symbol is one module wider than that
+    width_mm = (max(xs) - min(xs)) / px_per_mm
+    assert 44.5 <= width_mm <= 46.5, width_mm
+    left, top = min(xs) / px_per_mm, min(ys) / px_per_mm
+    assert abs(left - (62 + 5)) < 1.5, left  # 5 mm from the payment part's left edge
+    # the 5 mm around the code are white
+    pixels = image.load()
+    for mm_x, mm_y in ((left - 2.5, top + 20), (left + 46 + 2.5, top + 20), (left + 20, top - 2.5)):
+        assert pixels[int(mm_x * px_per_mm), int(mm_y * px_per_mm)] > 200, (mm_x, mm_y)
+    # the Swiss cross (7 mm) at the centre: a white cross on a black square
+    cx, cy = left + 23, top + 23
+    at = lambda dx, dy: pixels[int((cx + dx) * px_per_mm), int((cy + dy) * px_per_mm)]  # noqa: E731
+    assert at(0, 0) > 200 and at(1.5, 0) > 200 and at(0, 1.5) > 200  # the cross
+    assert all(at(dx, dy) < 60 for dx in (-2.5, 2.5) for dy in (-2.5, 2.5))  # the square's corners
