@@ -128,9 +128,10 @@ def load_facts_for_orgs(
     org_ids = list(dict.fromkeys(org_ids))
     configs = _ensure_configs(org_ids)
     pricing = _pricing()
-    skill_prices = dict(db.session.execute(sa.select(SkillPricing.skill_id, SkillPricing.daily_price_chf)).all())
-    skill_names = dict(db.session.execute(sa.select(SkillPricing.skill_id, SkillPricing.display_name)
-                                          .where(SkillPricing.display_name.is_not(None))).all())
+    skill_rows = db.session.execute(
+        sa.select(SkillPricing.skill_id, SkillPricing.daily_price_chf, SkillPricing.display_name)).all()
+    skill_prices = {skill: price for skill, price, _name in skill_rows}
+    skill_names = {skill: name for skill, _price, name in skill_rows if name}
     entities = db.session.execute(sa.select(BillingEntity).order_by(BillingEntity.id)).scalars().all()
     if not entities:
         raise LookupError("no billing entity exists; create one on the Entities page")
