@@ -25,9 +25,11 @@ LiteLLM, SMTP and Stripe are off: the run measures our code and the database.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -86,11 +88,11 @@ def generate(url: str, orgs: int, tenants: int, events: int, seed: int) -> dict:
             cur.execute("INSERT INTO skill_pricing (skill_id, daily_price_chf) VALUES (%s, %s)", (skill, price))
         cur.execute("UPDATE billing_entities SET code = 'pieced-ch', name = 'PieCed AG', iban = 'CH4431999123000889012', "
                     "street = 'Bahnhofstrasse', building_number = '10', postal_code = '8001', city = 'Zürich', "
-                    "vat_number = 'CHE-123.456.789 MWST', email = 'billing@pieced.ch' WHERE is_default")
+                    "vat_number = 'CHE-123.456.788 MWST', email = 'billing@pieced.ch' WHERE is_default")
         cur.execute("INSERT INTO billing_entities (code, name, invoice_prefix, country, currency, iban, street, "
                     "building_number, postal_code, city, vat_number) VALUES ('pieced-services', "
                     "'PieCed Services GmbH', 'PS', 'CH', 'CHF', 'CH9300762011623852957', 'Bundesgasse', '3', '3011', "
-                    "'Bern', 'CHE-987.654.321 MWST') RETURNING id")
+                    "'Bern', 'CHE-116.281.710 MWST') RETURNING id")
         services = cur.fetchone()[0]
 
         org_ids = [f"org-{i:05d}" for i in range(orgs)]
@@ -215,26 +217,42 @@ def pdf_speedup(url: str, workers: int, count: int = 24) -> tuple[float, float]:
     import concurrent.futures
     import multiprocessing
 
-    from pieced_admin.billing.pdf import html_to_pdf, render_invoice_html
+    from pieced_admin.billing.pdf import html_to_pdf, invoice_pdf_parts
     from pieced_admin.models import Invoice
 
     app = app_for(url)
     with app.app_context():
         invoices = db.session.execute(sa.select(Invoice).order_by(Invoice.id).limit(count)).scalars().all()
-        htmls = [render_invoice_html(inv) for inv in invoices]
+        parts = [invoice_pdf_parts(inv) for inv in invoices]
         db.session.remove()
         db.engine.dispose()
-    html_to_pdf(htmls[0])  # warm up (fonts, templates)
+    htmls, decors = [p[0] for p in parts], [p[1] for p in parts]
+    html_to_pdf(htmls[0], decors[0])  # warm up (fonts, templates)
     start = time.perf_counter()
-    for html in htmls[: count // 3]:
-        html_to_pdf(html)
+    for html, decor in parts[: count // 3]:
+        html_to_pdf(html, decor)
     sequential = (time.perf_counter() - start) / (count // 3)
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        list(pool.map(html_to_pdf, htmls[:workers]))  # start and warm up the workers
+        list(pool.map(html_to_pdf, htmls[:workers], decors[:workers]))  # start and warm up the workers
         start = time.perf_counter()
-        list(pool.map(html_to_pdf, htmls))
+        list(pool.map(html_to_pdf, htmls, decors))
         pooled = (time.perf_counter() - start) / len(htmls)
     return 1000 * sequential, 1000 * pooled
+
+
+def shard_process(url: str, shard: str, workers: int) -> subprocess.Popen:
+    """`run_monthly` with PDFs on one shard in a process of its own (see --one-shard)."""
+    return subprocess.Popen([sys.executable, __file__, "--one-shard", url, shard, "--pdf-workers", str(workers)],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def shards_together(url_alone: str, url_pair: str, count: int, workers: int) -> tuple[dict, list[dict], float]:
+    """Shard 0/count alone, then shards 0/count and 1/count of the same entity at the same time, each in a process."""
+    alone = json.loads(shard_process(url_alone, f"0/{count}", workers).communicate()[0].splitlines()[-1])
+    start = time.perf_counter()
+    procs = [shard_process(url_pair, f"{i}/{count}", workers) for i in range(2)]
+    pair = [json.loads(p.communicate()[0].splitlines()[-1]) for p in procs]
+    return alone, pair, time.perf_counter() - start
 
 
 def floor_seconds(url: str) -> tuple[float, int, int]:
@@ -275,7 +293,17 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200000)
     parser.add_argument("--pdf-shard", default="0/10", help="shard of the orgs for the run with PDFs (0/1: all)")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--shards", type=int, default=10, help="two shards of this many run side by side")
+    parser.add_argument("--one-shard", nargs=2, metavar=("URL", "I/N"), help=argparse.SUPPRESS)
+    parser.add_argument("--pdf-workers", type=int, default=1, help="PDF workers per shard process (side by side)")
     args = parser.parse_args()
+    if args.one_shard:
+        from pieced_admin.billing.monthly import Shard
+
+        url, label = args.one_shard
+        result = timed_run(url, render_pdfs=True, shard=Shard.parse(label), pdf_workers=args.pdf_workers)
+        print(json.dumps(result))
+        return
 
     from pieced_admin.billing.monthly import Shard
     from tests.peers.postgres import start_postgres
@@ -333,6 +361,17 @@ def main() -> None:
         seq, pooled = pdf_speedup(server.url_for("run_pdf"), cores)
         print(f"PDF conversion alone: {seq:.0f} ms per PDF in one process, {pooled:.0f} ms per PDF over {cores} "
               f"worker processes = {seq / pooled:.2f}× ({cores} cores: at most {cores}×)")
+        with psycopg.connect(server.url, autocommit=True) as conn:
+            for name in ("run_alone", "run_pair"):
+                conn.execute(f"CREATE DATABASE {name} TEMPLATE bench_template")
+        alone, pair, wall = shards_together(server.url_for("run_alone"), server.url_for("run_pair"), args.shards,
+                                            args.pdf_workers)
+        one_rate = alone["invoices"] / alone["seconds"]
+        pair_rate = sum(p["invoices"] for p in pair) / wall
+        print(f"\nshards of one entity side by side, with PDFs ({args.pdf_workers} PDF worker each): shard "
+              f"0/{args.shards} alone {alone['invoices']} invoices in {alone['seconds']:.1f} s = {one_rate:.2f}/s; "
+              f"shards 0 and 1 together {sum(p['invoices'] for p in pair)} invoices in {wall:.1f} s = "
+              f"{pair_rate:.2f}/s = {pair_rate / one_rate:.2f}× one shard")
         print(f"\nload average now {os.getloadavg()[0]:.1f} (figures are lower when other work shares the machine)")
     finally:
         server.stop()

@@ -51,11 +51,11 @@ UNPRICED_SKILLS = ("beta-canvas",)
 
 ENTITIES = [
     dict(code="pieced-ch", name="PieCed AG", invoice_prefix="PC", country="CH",
-         vat_number="CHE-123.456.789 MWST", iban="CH4431999123000889012", currency="CHF",
+         vat_number="CHE-123.456.788 MWST", iban="CH4431999123000889012", currency="CHF",
          street="Bahnhofstrasse", building_number="10", postal_code="8001", city="Zürich",
          email="billing@pieced.ch", website="https://pieced.ch", is_default=True),
     dict(code="pieced-services", name="PieCed Services GmbH", invoice_prefix="PS", country="CH",
-         vat_number="CHE-987.654.321 MWST", iban="CH9300762011623852957", currency="CHF",
+         vat_number="CHE-116.281.710 MWST", iban="CH9300762011623852957", currency="CHF",
          street="Bundesgasse", building_number="3", postal_code="3011", city="Bern",
          email="billing@services.pieced.ch", website="https://pieced.ch", is_default=False),
 ]
@@ -81,7 +81,7 @@ ORGS = [
          city="München", language="en", pay_by_invoice=True, auto_invoice_enabled=True, auto_reminders_enabled=True,
          entity="pieced-ch"),
     dict(zitadel_org_id="org-zuger-pflege", display_name="Zuger Pflege AG", billing_email=None,
-         country="CH", street=None, building_number=None, postal_code=None, city=None,
+         country="CH", street="Baarerstrasse", building_number="20", postal_code="6300", city="Zug",
          language="de", pay_by_invoice=False, auto_invoice_enabled=True, auto_reminders_enabled=False,
          entity="pieced-services"),
 ]

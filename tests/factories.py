@@ -49,7 +49,7 @@ def complete_default_entity() -> BillingEntity:
     if not entity.iban:
         entity.name, entity.street, entity.building_number = "PieCed AG", "Bahnhofstrasse", "10"
         entity.postal_code, entity.city, entity.country = "8001", "Zürich", "CH"
-        entity.vat_number, entity.iban = "CHE-123.456.789 MWST", "CH4431999123000889012"
+        entity.vat_number, entity.iban = "CHE-123.456.788 MWST", "CH4431999123000889012"
         db.session.flush()
     return entity
 
@@ -86,7 +86,7 @@ def make_entity(code: str | None = None, *, prefix: str | None = None, default: 
         country=fields.pop("country", "CH"), currency="CHF", is_default=default,
         street=fields.pop("street", "Bahnhofstrasse"), building_number=fields.pop("building_number", "1"),
         postal_code=fields.pop("postal_code", "8001"), city=fields.pop("city", "Zürich"),
-        iban=fields.pop("iban", "CH4431999123000889012"), vat_number=fields.pop("vat_number", "CHE-123.456.789 MWST"),
+        iban=fields.pop("iban", "CH4431999123000889012"), vat_number=fields.pop("vat_number", "CHE-123.456.788 MWST"),
         **fields,
     )
     db.session.add(entity)

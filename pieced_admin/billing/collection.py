@@ -20,4 +20,9 @@ def collect_after_issue(invoices: Iterable[Invoice]) -> list[str]:
     """Start collection of newly issued invoices; returns notes for the caller to show."""
     from ..payments.charging import charge_new_invoice
 
-    return [charge_new_invoice(invoice) for invoice in invoices if invoice.charge_status == "pending"]
+    # "no_payment_method" at issue: no usable card was on file then (the PDF carries the QR-bill);
+    # the charge still looks at Stripe and records why it cannot charge.
+    return [charge_new_invoice(invoice) for invoice in invoices if invoice.charge_status in NEW_CARD_STATUSES]
+
+
+NEW_CARD_STATUSES = ("pending", "no_payment_method")

@@ -152,6 +152,7 @@ class BillingFacts:
     # Tenants whose month a non-void invoice of the org already bills: tenant -> (its number, its entity id).
     # They get no line (SPEC §3, a tenant's month is billed once); the draft of that entity names them.
     already_billed: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    skill_names: Mapping[str, str] = field(default_factory=dict)  # skill id -> display name (missing: the id)
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,7 @@ def compute_invoices(facts: BillingFacts) -> list[InvoiceDraft]:
             continue
         tenant_days = _tenant_days(tenant, window, days, priced_skills=prices)
         tenant_rows = _tenant_rows(tenant, tenant_days, window, period, pricing, prices, llm_rate,
-                                   facts.llm_configured, texts)
+                                   facts.llm_configured, texts, facts.skill_names)
         if not tenant_days.billed and not tenant_rows:
             continue  # neither alive nor used in this month
         if facts.llm_configured and tenant.llm_spend_usd is None:
@@ -333,6 +334,7 @@ def _tenant_rows(
     llm_rate: Decimal,
     llm_configured: bool,
     texts: Mapping[str, str],
+    skill_names: Mapping[str, str] | None = None,
 ) -> list[tuple]:
     """The tenant's lines as DraftLine arguments (without position), in invoice order."""
     name = tenant.name
@@ -353,7 +355,8 @@ def _tenant_rows(
     for skill_id, n in tenant_days.skill_days.items():  # sorted by skill id
         price = prices.get(skill_id, ZERO)
         if price > 0 and n > 0:
-            text = texts["skill_one" if n == 1 else "skill"].format(skill=skill_id, days=n)
+            name_shown = (skill_names or {}).get(skill_id) or skill_id
+            text = texts["skill_one" if n == 1 else "skill"].format(skill=name_shown, days=n)
             amount = q2(exact_product(price, n))
             rows.append((name, "skill", skill_id, f"{name} — {text}", Decimal(n), price, amount))
 

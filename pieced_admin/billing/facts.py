@@ -149,6 +149,9 @@ def load_facts_for_orgs(
                TenantUsage.occurred_at < end)
         .distinct()
     )
+    skill_names = {skill: name for skill, name in db.session.execute(
+        sa.select(SkillPricing.skill_id, SkillPricing.display_name).where(SkillPricing.display_name.is_not(None)))
+        if name}
     entities = db.session.execute(sa.select(BillingEntity).order_by(BillingEntity.id)).scalars().all()
     if not entities:
         raise LookupError("no billing entity exists; create one on the Entities page")
@@ -240,6 +243,7 @@ def load_facts_for_orgs(
             llm_configured=client is not None,
             warnings=tuple(usage_warnings.get(org_id, ())),
             already_billed=dict(billed.get(org_id, {})),
+            skill_names=skill_names,
         )
         result[org_id] = (facts, OrgContext(config=config, tenants=org_tenants))
     return result

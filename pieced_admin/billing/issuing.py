@@ -172,6 +172,60 @@ def entity_problems(entity: BillingEntity, *, needs_iban: bool = True) -> list[s
     return problems
 
 
+def _vat_number_problem(entity: BillingEntity) -> str | None:
+    from .qr import uid_digits
+
+    if uid_digits(entity.vat_number) is None:
+        shown = f"VAT number {entity.vat_number!r}" if entity.vat_number else "no VAT number"
+        return (f"billing entity {entity.name} ({entity.code}) charges Swiss VAT but has {shown}, which fails the "
+                f"UID check (CHE-123.456.788 MWST): correct it on the Entities page before issuing")
+    return None
+
+
+def issue_problems(entity: BillingEntity, config: OrgBillingConfig, draft: InvoiceDraft, *,
+                   needs_iban: bool | None = None) -> list[str]:
+    """Everything that keeps this draft from becoming a valid Swiss invoice, each naming what to fix.
+
+    The entity's address and IBAN (entity_problems), a VAT number that passes the
+    UID check when Swiss VAT is charged, the customer's address (MWSTG Art. 26(2)(b):
+    name and place), and names the QR-bill cannot carry.
+    """
+    from .qr import unsupported_characters
+
+    problems = [f"{p}: set it on the Entities page before issuing"
+                for p in entity_problems(entity, needs_iban=config.pay_by_invoice if needs_iban is None
+                                         else needs_iban)]
+    if draft.vat_rate and draft.vat_rate > 0:
+        vat = _vat_number_problem(entity)
+        if vat:
+            problems.append(vat)
+    org = config.zitadel_org_id
+    missing = [label for label, value in (("postal code", config.postal_code), ("city", config.city),
+                                          ("country", config.country)) if not (value or "").strip()]
+    if missing:
+        problems.append(f"org {org} has no {', '.join(missing)} in its billing address, which a Swiss invoice "
+                        f"must name: set it on the org's page before issuing")
+    for who, value, limit, where in ((f"org {org}'s name", config.display_name or org, 70, "the org's page"),
+                                     (f"org {org}'s street", config.street, 70, "the org's page"),
+                                     (f"org {org}'s city", config.city, 35, "the org's page"),
+                                     (f"org {org}'s postal code", config.postal_code, 16, "the org's page")):
+        if value and len(value.strip()) > limit:
+            problems.append(f"{who} is longer than the {limit} characters a QR-bill can carry: shorten it on "
+                            f"{where} before issuing")
+    for who, fields, where in (
+        (f"org {org}", (("name", config.display_name or org), ("street", config.street), ("city", config.city)),
+         "the org's page"),
+        (f"billing entity {entity.code}", (("name", entity.name), ("street", entity.street), ("city", entity.city)),
+         "the Entities page"),
+    ):
+        for field_name, value in fields:
+            bad = unsupported_characters(value)
+            if bad:
+                problems.append(f"{who}'s {field_name} {value!r} has characters a QR-bill cannot carry "
+                                f"({' '.join(sorted(bad))}): change it on {where} before issuing")
+    return problems
+
+
 # --------------------------------------------------------------------------- preview
 
 
@@ -201,10 +255,9 @@ def preview_invoices(org_id: str, period: Period, *, on_usage_error: str = "warn
     items = []
     for d in drafts:
         entity = entities[d.billing_entity_id]
-        problems = entity_problems(entity, needs_iban=ctx.config.pay_by_invoice)
+        problems = issue_problems(entity, ctx.config, d) if d.net_chf > 0 else []
         if problems and not existing.get(d.billing_entity_id):
-            d = replace(d, warnings=d.warnings + tuple(f"{p}: set it on the Entities page before issuing"
-                                                       for p in problems))
+            d = replace(d, warnings=d.warnings + tuple(problems))
         items.append(PreviewItem(d, entity, existing.get(d.billing_entity_id)))
     return items
 
@@ -263,9 +316,41 @@ def _next_numbers(entity_id: int, year: int, count: int) -> list[int]:
     return list(range(last - count + 1, last + 1))
 
 
+def card_orgs_with_usable_card(org_ids: Sequence[str]) -> set[str]:
+    """Those of these card orgs that may have a usable card: a Stripe customer exists for them.
+
+    Without a Stripe customer no card can have been saved (the customer is
+    created before any card setup link), so such an invoice cannot be charged
+    and carries the QR-bill. With one, the card mirror may lag behind Stripe,
+    so the charge after issue decides.
+    """
+    found: set[str] = set()
+    ids = list(dict.fromkeys(org_ids))
+    for i in range(0, len(ids), 500):
+        found.update(db.session.execute(sa.select(OrgBillingConfig.zitadel_org_id).where(
+            OrgBillingConfig.zitadel_org_id.in_(ids[i:i + 500]),
+            OrgBillingConfig.stripe_customer_id.is_not(None))).scalars())
+    return found
+
+
+def _charge_status(config: OrgBillingConfig, usable_cards: set[str]) -> str | None:
+    """None for bank transfer; "pending" for a card org with a usable card, else "no_payment_method".
+
+    An invoice whose card cannot be charged carries the QR-bill instead (billing/pdf.py), so
+    the customer has a way to pay it; collection still tries the card and records why not.
+    """
+    if config.pay_by_invoice:
+        return None
+    return "pending" if config.zitadel_org_id in usable_cards else "no_payment_method"
+
+
+def _needs_iban(config: OrgBillingConfig, usable_cards: set[str]) -> bool:
+    return config.pay_by_invoice or config.zitadel_org_id not in usable_cards
+
+
 def _build_invoice(draft: InvoiceDraft, number: str, config: OrgBillingConfig, entity: BillingEntity,
                    issued_at: datetime, issued_by: str, default_terms: int,
-                   replaces: Invoice | None = None) -> Invoice:
+                   replaces: Invoice | None = None, usable_cards: set[str] | None = None) -> Invoice:
     terms = config.payment_terms_days if config.payment_terms_days is not None else default_terms
     issue_day = issued_at.astimezone(billing_zone()).date()
     invoice = Invoice(
@@ -288,7 +373,7 @@ def _build_invoice(draft: InvoiceDraft, number: str, config: OrgBillingConfig, e
         issued_by=issued_by,
         customer_snapshot=customer_snapshot(config),
         entity_snapshot=entity_snapshot(entity),
-        charge_status=None if config.pay_by_invoice else "pending",
+        charge_status=_charge_status(config, usable_cards or set()),
         replaces_invoice_id=replaces.id if replaces is not None else None,
     )
     invoice.entity = entity
@@ -305,7 +390,8 @@ def _build_invoice(draft: InvoiceDraft, number: str, config: OrgBillingConfig, e
 
 
 def _issue_one(draft: InvoiceDraft, config: OrgBillingConfig, entity: BillingEntity, year: int,
-               issued_at: datetime, actor: str, render_pdfs: PdfRenderer | None) -> tuple[Invoice, bool]:
+               issued_at: datetime, actor: str, render_pdfs: PdfRenderer | None,
+               usable_cards: set[str]) -> tuple[Invoice, bool]:
     """Number, build, render and store one invoice inside a savepoint (undone whole on failure).
 
     Returns the invoice and whether it was created now (False: issued before).
@@ -318,7 +404,7 @@ def _issue_one(draft: InvoiceDraft, config: OrgBillingConfig, entity: BillingEnt
         (sequence,) = _next_numbers(entity.id, year, 1)
         replaces = replaced_invoice(draft, voided_invoices([draft.org_id], draft.period).get(draft.org_id, []))
         invoice = _build_invoice(draft, invoice_number(entity.invoice_prefix, year, sequence), config,
-                                 entity, issued_at, actor, platform_payment_terms(), replaces)
+                                 entity, issued_at, actor, platform_payment_terms(), replaces, usable_cards)
         pdf = None
         if render_pdfs is not None:
             (pdf,) = render_pdfs([invoice])
@@ -391,6 +477,7 @@ def issue_drafts(
     year = issued_at.astimezone(billing_zone()).year
     actor, _user_id = current_actor()
     entities = _entities_by_id()
+    usable_cards = set() if config.pay_by_invoice else card_orgs_with_usable_card([org_id])
 
     for draft in sorted(drafts, key=lambda d: d.billing_entity_id):
         result.warnings.extend(w for w in draft.warnings if w not in result.warnings)
@@ -400,14 +487,14 @@ def issue_drafts(
             (result.existing.append(found) if found is not None else result.skipped.append(draft))
             continue
         entity = entities[draft.billing_entity_id]
-        problems = entity_problems(entity, needs_iban=config.pay_by_invoice)
+        problems = issue_problems(entity, config, draft, needs_iban=_needs_iban(config, usable_cards))
         if problems and not _existing_invoices(org_id, period).get(entity.id):
-            raise BillingInputError("; ".join(problems) + ": set it on the Entities page before issuing")
+            raise BillingInputError("; ".join(problems))
         problem = issue_blocker(draft, config, entity)
         if problem:
             raise BillingInputError(problem)
         try:
-            invoice, created = _issue_one(draft, config, entity, year, issued_at, actor, render_pdfs)
+            invoice, created = _issue_one(draft, config, entity, year, issued_at, actor, render_pdfs, usable_cards)
         except sa.exc.DataError as exc:
             # A value the columns cannot hold that issue_blocker did not foresee: our savepoint is gone.
             log.warning("issuing %s %s: the database refused a value: %s", org_id, period.key, exc.orig)
@@ -559,6 +646,7 @@ def issue_batch(
 
     entities = _entities_by_id()
     default_terms = platform_payment_terms()
+    usable_cards = card_orgs_with_usable_card([c.zitadel_org_id for _d, c in wanted if not c.pay_by_invoice])
     last = _lock_counters([d.billing_entity_id for d, _ in wanted], year)
     existing = existing_invoices_for_orgs(list(result.results), period)
     todo: list[tuple[InvoiceDraft, OrgBillingConfig]] = []
@@ -570,9 +658,10 @@ def issue_batch(
         if draft.net_chf <= 0:  # its tenants are billed on another entity's invoice: nothing to issue here
             result.results[draft.org_id].skipped.append(draft)
             continue
-        problems = entity_problems(entities[draft.billing_entity_id], needs_iban=config.pay_by_invoice)
+        problems = issue_problems(entities[draft.billing_entity_id], config, draft,
+                                  needs_iban=_needs_iban(config, usable_cards))
         if problems:  # as `issue_drafts` refuses it: the org is left out whole
-            result.failed.setdefault(draft.org_id, "; ".join(problems) + ": set it on the Entities page before issuing")
+            result.failed.setdefault(draft.org_id, "; ".join(problems))
         todo.append((draft, config))
     # Numbers follow the order of the orgs in the batch, per entity.
     todo.sort(key=lambda item: item[0].billing_entity_id)
@@ -589,8 +678,8 @@ def issue_batch(
             sequence[entity.id] += 1
             number = invoice_number(entity.invoice_prefix, year, sequence[entity.id])
             replaces = replaced_invoice(draft, voided.get(draft.org_id, []))
-            built.append((_build_invoice(draft, number, config, entity, issued_at, actor, default_terms, replaces),
-                          draft))
+            built.append((_build_invoice(draft, number, config, entity, issued_at, actor, default_terms, replaces,
+                                         usable_cards), draft))
         if render_pdfs is None or not built:
             break
         missing = [inv for inv, _d in built if (inv.zitadel_org_id, inv.billing_entity_id, inv.number) not in rendered]

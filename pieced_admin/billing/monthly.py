@@ -3,9 +3,11 @@
 One service for the CLI (`pieced-admin billing run-monthly`), the CronJob and
 the browser (Billing runs page). Orgs are worked through in batches: the facts
 of a batch load in a constant number of queries, its invoices are issued in
-one transaction by `issuing.issue_batch` (PDFs converted in worker processes),
-then card orgs are charged and each new invoice is e-mailed, every e-mail in a
-transaction of its own.
+one short transaction by `issuing.issue_batch` (numbers, rows and lines), then
+their PDFs are rendered outside that transaction (in worker processes) and
+stored (`billing.rendering`), then card orgs are charged and each new invoice
+is e-mailed, every e-mail in a transaction of its own. An invoice whose PDF is
+not stored is neither charged nor e-mailed; the next run renders it.
 
 Safe to repeat and to overlap:
 - per-org work holds a PostgreSQL advisory lock on a key derived from the org
@@ -256,15 +258,16 @@ class PdfRenderPool:
         return self._pool
 
     def __call__(self, invoices: Sequence[Invoice]) -> list[bytes | BaseException]:
-        from .pdf import html_to_pdf, render_invoice_html
+        from .pdf import html_to_pdf, invoice_pdf_parts
 
         outcomes: list[bytes | BaseException | concurrent.futures.Future] = []
         # Once the workers run (a big run), every batch goes to them, its last small one too.
         parallel = self.workers > 1 and (self._pool is not None or len(invoices) >= self.min_parallel)
         for invoice in invoices:
             try:
-                html = render_invoice_html(invoice)
-                outcomes.append(self._executor().submit(html_to_pdf, html) if parallel else html_to_pdf(html))
+                html, decor = invoice_pdf_parts(invoice)
+                outcomes.append(self._executor().submit(html_to_pdf, html, decor) if parallel
+                                else html_to_pdf(html, decor))
             except Exception as exc:  # one invoice's document: reported against its org
                 outcomes.append(exc)
         results: list[bytes | BaseException] = []
@@ -447,7 +450,7 @@ def send_invoice_email(invoice_id: int, *, now: datetime | None = None) -> Email
 
 def send_invoice_emails(org_ids: Sequence[str], period: Period,
                         reports: dict[str, OrgReport] | None = None) -> dict[str, OrgReport]:
-    """E-mail every non-void invoice of these orgs for the month that was not sent yet (new or failed before)."""
+    """E-mail every non-void invoice of these orgs for the month with a stored PDF that was not sent yet."""
     reports = reports if reports is not None else {o: OrgReport(o) for o in org_ids}
     pending: list[tuple[int, str, str]] = []
     ids = list(org_ids)
@@ -456,7 +459,8 @@ def send_invoice_emails(org_ids: Sequence[str], period: Period,
             sa.select(Invoice.id, Invoice.number, Invoice.zitadel_org_id)
             .outerjoin(InvoiceEmail, InvoiceEmail.invoice_id == Invoice.id)
             .where(Invoice.zitadel_org_id.in_(ids[i:i + 500]), Invoice.period_start == period.first_day,
-                   Invoice.status != "void", sa.or_(InvoiceEmail.id.is_(None), InvoiceEmail.status != "sent"))
+                   Invoice.status != "void", sa.or_(InvoiceEmail.id.is_(None), InvoiceEmail.status != "sent"),
+                   Invoice.pdf_sha256.is_not(None))  # no PDF yet: the run that renders it sends it
             .order_by(Invoice.number)
         ).all())
     db.session.commit()
@@ -594,8 +598,9 @@ def _issue_org_batch(batch: Sequence[str], period: Period, *, dry_run: bool, run
         db.session.rollback()
         return reports, []
 
+    # Numbers, rows and lines only: the PDFs are rendered after this transaction (see _process_batch).
     result: BatchIssueResult = issue_batch([(d, ctx.config) for d, ctx in drafts.values()], period,
-                                           now=now, render_pdfs=renderer)
+                                           now=now, render_pdfs=None)
     card: list[Invoice] = []
     for org_id, why in result.failed.items():
         reports[org_id].errors.append(why)
@@ -605,7 +610,7 @@ def _issue_org_batch(batch: Sequence[str], period: Period, *, dry_run: bool, run
         report = reports[org_id]
         for inv in issued.issued:
             report.issued.append({"number": inv.number, "entity": inv.entity.code, "total_chf": str(inv.total_chf)})
-            if inv.charge_status == "pending":
+            if inv.charge_status in ("pending", "no_payment_method"):
                 card.append(inv)
         report.existing.extend(inv.number for inv in issued.existing)
     db.session.commit()
@@ -633,6 +638,10 @@ def _process_batch(batch: Sequence[str], period: Period, *, dry_run: bool, run_i
         return [report]
     if dry_run:
         return list(reports.values())
+    if renderer is not None:
+        card = _render_batch(batch, period, renderer, reports, card)
+    else:
+        card = []  # nothing is charged without its PDF
 
     if collect and card:
         from .collection import collect_after_issue
@@ -651,6 +660,40 @@ def _process_batch(batch: Sequence[str], period: Period, *, dry_run: bool, run_i
         # Every org of the batch: this run's invoices and any an earlier run could not send.
         send_invoice_emails(batch, period, reports)
     return list(reports.values())
+
+
+def _render_batch(batch: Sequence[str], period: Period, renderer: PdfRenderPool, reports: dict[str, OrgReport],
+                  card: list[Invoice]) -> list[Invoice]:
+    """Render and store the PDFs the batch's orgs miss (this run's and any an earlier run left); the card invoices
+    to charge now: this batch's and earlier ones whose PDF was only stored now."""
+    from .collection import NEW_CARD_STATUSES
+    from .rendering import invoices_without_pdf, render_missing_pdfs
+
+    try:
+        rendered = render_missing_pdfs(invoices_without_pdf(batch, period), renderer)
+    except Exception as exc:  # the invoices stand without PDFs; the next run renders them
+        db.session.rollback()
+        log.exception("rendering the PDFs of a batch failed")
+        for org_id in batch:
+            if reports[org_id].issued:
+                reports[org_id].errors.append(f"PDFs not rendered ({type(exc).__name__}: {exc}); the next run "
+                                              f"renders them")
+        return []
+    stored = {inv.id for inv in rendered.stored}
+    by_number = {inv.number: inv for inv in rendered.stored}
+    for inv in rendered.stored:
+        report = reports[inv.zitadel_org_id]
+        if not any(i["number"] == inv.number for i in report.issued) and inv.number not in report.existing:
+            report.notes.append(f"PDF of {inv.number} rendered now")
+    for number, why in rendered.failed.items():
+        org_id = db.session.execute(sa.select(Invoice.zitadel_org_id).filter_by(number=number)).scalar_one()
+        reports[org_id].errors.append(why)
+    to_charge = [inv for inv in card if inv.id in stored]
+    charged = {inv.id for inv in to_charge}
+    to_charge += [inv for inv in by_number.values()
+                  if inv.id not in charged and inv.charge_status in NEW_CARD_STATUSES
+                  and inv.stripe_payment_intent_id is None]
+    return to_charge
 
 
 def _batch_size(renderer: PdfRenderPool | None, batch_size: int | None) -> int:

@@ -224,6 +224,78 @@ def invoice_number_hint(reference: str) -> str | None:
     return f"{prefix}-{compact[15:19]}-{int(compact[19:26]):04d}"
 
 
+# --------------------------------------------------------------------------- characters and billing information
+
+
+def qr_character_allowed(ch: str) -> bool:
+    """Whether the QR-bill may carry this character (Implementation Guidelines 2.3, section 4.1.1).
+
+    Basic Latin, Latin-1 Supplement and Latin Extended-A, Ș ș Ț ț and the euro sign.
+    """
+    code = ord(ch)
+    return (0x20 <= code <= 0x7E or 0xA0 <= code <= 0x17F or 0x218 <= code <= 0x21B or code == 0x20AC)
+
+
+def unsupported_characters(text: str | None) -> set[str]:
+    """The characters of `text` a QR-bill cannot carry (empty when it can carry it all)."""
+    return {ch for ch in (text or "") if not qr_character_allowed(ch)}
+
+
+def _s1_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("/", "\\/")
+
+
+def uid_digits(vat_number: str | None) -> str | None:
+    """The nine digits of a valid Swiss UID (``CHE-123.456.788 MWST`` -> ``123456788``), else None."""
+    from stdnum.ch import uid
+
+    compact = re.sub(r"\s*(MWST|TVA|IVA|VAT)$", "", (vat_number or "").strip().upper())
+    try:
+        return uid.validate(compact)[3:]
+    except Exception:  # stdnum raises its own ValidationError subclasses
+        return None
+
+
+def swico_s1(*, number: str, issued_on, uid: str | None, vat_rate: Decimal | None, terms_days: int | None) -> str:
+    """Swico S1 billing information: ``//S1/10/<number>/11/<YYMMDD>/30/<UID>/32/<rate>/40/0:<days>``.
+
+    The tags the payer's accounting software books the invoice from: invoice
+    number, invoice date, the seller's UID (digits only; left out without a
+    valid one), the VAT rate and the payment terms (days net).
+    """
+    parts = ["//S1", "10", _s1_escape(number), "11", issued_on.strftime("%y%m%d")]
+    if uid:
+        parts += ["30", uid]
+    if vat_rate is not None:
+        rate = format(Decimal(vat_rate).normalize(), "f")
+        parts += ["32", rate]
+    if terms_days is not None:
+        parts += ["40", f"0:{int(terms_days)}"]
+    return "/".join(parts)
+
+
+def parse_s1(text: str) -> dict[str, str]:
+    """The tags of a Swico S1 string, by tag number (``{"10": "PC-2026-0001", "11": "261101", …}``)."""
+    if not text.startswith("//S1/"):
+        raise ValueError(f"not Swico S1 billing information: {text[:10]!r}")
+    fields, current, escaped = [], "", False
+    for ch in text[5:]:
+        if escaped:
+            current += ch
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "/":
+            fields.append(current)
+            current = ""
+        else:
+            current += ch
+    fields.append(current)
+    if len(fields) % 2:
+        raise ValueError("Swico S1: a tag without a value")
+    return dict(zip(fields[::2], fields[1::2], strict=True))
+
+
 # --------------------------------------------------------------------------- the bill
 
 
@@ -303,19 +375,25 @@ def _compact_qr(svg: str) -> str:
 
 @lru_cache(maxsize=64)
 def _svg(iban, amount, currency, creditor, debtor, reference, additional_information, language) -> str:
-    bill = QRBill(
-        account=iban,
+    bill = _bill(iban, amount, currency, creditor, debtor, reference, additional_information, language)
+    out = io.StringIO()
+    bill.as_svg(out)
+    return _compact_qr(out.getvalue())
+
+
+def _bill(account, amount, currency, creditor, debtor, reference, additional_information, language,
+          billing_information="") -> QRBill:
+    return QRBill(
+        account=account,
         creditor=dict(creditor),
         debtor=dict(debtor) if debtor else None,
         amount=amount,
         currency=currency,
         reference_number=reference or None,
         additional_information=additional_information or "",
+        billing_information=billing_information or "",
         language=language,
     )
-    out = io.StringIO()
-    bill.as_svg(out)
-    return _compact_qr(out.getvalue())
 
 
 def qr_bill_svg(
@@ -330,12 +408,50 @@ def qr_bill_svg(
     additional_information: str,
     language: str,
 ) -> str:
-    """The QR-bill's payment part and receipt as SVG, 210 × 106 mm (scissors line on top).
+    """The QR-bill's payment part and receipt as SVG, 210 × 106 mm (scissors line on top): browser previews.
 
     Addresses are structured (name, street, house_num, pcode, city, country;
     the snapshot names building_number and postal_code are accepted too).
     Raises QrBillError naming what is wrong.
     """
+    args = _checked_args(iban=iban, amount=amount, currency=currency, creditor=creditor, debtor=debtor,
+                         reference_type=reference_type, reference=reference,
+                         additional_information=additional_information, language=language)
+    try:
+        return _svg(*args)
+    except ValueError as exc:
+        raise QrBillError(str(exc)) from None
+
+
+def qr_bill(
+    *,
+    iban: str,
+    amount: Decimal,
+    currency: str,
+    creditor: dict,
+    debtor: dict | None,
+    reference_type: str,
+    reference: str,
+    additional_information: str,
+    language: str,
+    billing_information: str = "",
+) -> QRBill:
+    """The validated QR-bill (the qrbill library's object: its data, for billing.qr_draw to draw).
+
+    Same arguments and checks as `qr_bill_svg`, plus the structured billing
+    information (Swico S1, see `swico_s1`). Raises QrBillError naming what is wrong.
+    """
+    args = _checked_args(iban=iban, amount=amount, currency=currency, creditor=creditor, debtor=debtor,
+                         reference_type=reference_type, reference=reference,
+                         additional_information=additional_information, language=language)
+    try:
+        return _bill(*args, billing_information=billing_information)
+    except ValueError as exc:
+        raise QrBillError(str(exc)) from None
+
+
+def _checked_args(*, iban, amount, currency, creditor, debtor, reference_type, reference, additional_information,
+                  language) -> tuple:
     try:
         account = normalise_iban(iban)
     except IbanError as exc:
@@ -359,12 +475,15 @@ def qr_bill_svg(
     amount = Decimal(amount).quantize(Decimal("0.01"))
     if amount < 0:
         raise QrBillError("a QR-bill cannot carry a negative amount")
-    try:
-        return _svg(
-            account, format(amount, "f"), currency,
-            tuple(creditor_address.items()), tuple(debtor_address.items()) if debtor_address else None,
-            _compact(reference) if reference_type != REFERENCE_NONE else "",
-            additional_information or "", language if language in ("en", "de", "fr", "it") else "en",
-        )
-    except ValueError as exc:
-        raise QrBillError(str(exc)) from None
+    for who, address in (("the entity", creditor_address), ("the customer", debtor_address)):
+        for key, value in (address or {}).items():
+            bad = unsupported_characters(value)
+            if bad:
+                raise QrBillError(f"{who}'s {key.replace('_', ' ')} {value!r} has characters a QR-bill cannot carry: "
+                                  + " ".join(sorted(bad)))
+    return (
+        account, format(amount, "f"), currency,
+        tuple(creditor_address.items()), tuple(debtor_address.items()) if debtor_address else None,
+        _compact(reference) if reference_type != REFERENCE_NONE else "",
+        additional_information or "", language if language in ("en", "de", "fr", "it") else "en",
+    )

@@ -558,8 +558,8 @@ def stored_pdf(number: str) -> StoredPdf:
         raise InvoiceNotFoundError(f"No invoice has the number {number!r}.")
     if row.content is None:
         raise NoStoredPdfError(
-            f"No PDF is stored for invoice {row.number}: it was issued without one. "
-            f"The invoice data is complete; ask a platform admin to check the PDF renderer.")
+            f"No PDF is stored for invoice {row.number} yet: the billing run renders it after numbering "
+            f"(run `pieced-admin billing run-monthly` again if it stopped). The invoice data is complete.")
     return StoredPdf(number=row.number, content=bytes(row.content), sha256=row.sha256)
 
 

@@ -32,4 +32,5 @@ class SkillPricing(db.Model):
 
     skill_id: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
     daily_price_chf: Mapped[Decimal] = mapped_column(UnitPrice(), server_default=sa.text("0"))
+    display_name: Mapped[str | None] = mapped_column(sa.String(120))  # on invoices; None: the skill id
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), server_default=sa.func.now())

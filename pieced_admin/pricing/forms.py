@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
 from wtforms import DecimalField, IntegerField, StringField
-from wtforms.validators import InputRequired, Length, Regexp, ValidationError
+from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
 from ..billing.money import fmt_price, format_grouped, q2
 
@@ -176,6 +176,12 @@ class SkillPriceEditForm(FlaskForm):
         "Daily price (CHF)", maximum=SKILL_DAILY_MAX, places=5, display=fmt_price,
         message=f"At most {fmt_price(SKILL_DAILY_MAX)}: a month of {PLAUSIBLE_DAYS} days must stay within "
                 f"CHF {format_grouped(LINE_MAX)}.")
+    display_name = StringField(
+        "Name on invoices",
+        validators=[Optional(), Length(max=120, message="At most 120 characters.")],
+        filters=[lambda s: (s.strip() or None) if isinstance(s, str) else s],
+        render_kw={"autocomplete": "off", "placeholder": "the skill id"},
+    )
 
 
 class SkillPriceForm(SkillPriceEditForm):

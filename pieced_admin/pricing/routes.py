@@ -104,7 +104,8 @@ def add_skill():
     if not form.validate_on_submit():
         return _skills_response(200 if is_htmx() else 422, add_form=form)
     try:
-        set_skill_price(form.skill_id.data, form.daily_price_chf.data, create=True)
+        set_skill_price(form.skill_id.data, form.daily_price_chf.data, create=True,
+                        display_name=form.display_name.data)
     except PricingError as exc:
         form.skill_id.errors.append(str(exc))
         db.session.rollback()
@@ -133,7 +134,7 @@ def update_skill(skill_id: str):
     if not form.validate_on_submit():
         return _skills_response(200 if is_htmx() else 422, edit_form=form, editing=skill_id)
     try:
-        set_skill_price(skill_id, form.daily_price_chf.data, create=False)
+        set_skill_price(skill_id, form.daily_price_chf.data, create=False, display_name=form.display_name.data)
     except PricingError as exc:
         db.session.rollback()
         return _skills_response(200 if is_htmx() else 409, skill_error=str(exc))

@@ -112,7 +112,7 @@ def update_pricing(values: dict) -> list[str]:
     return changed
 
 
-def set_skill_price(skill_id: str, price: Decimal, *, create: bool) -> SkillPricing:
+def set_skill_price(skill_id: str, price: Decimal, *, create: bool, display_name: str | None = ...) -> SkillPricing:
     """Add a skill's daily price (`create`) or change it; audited. Adding an existing skill is refused."""
     from ..audit import record_audit
     from ..billing.money import fmt_price
@@ -125,6 +125,8 @@ def set_skill_price(skill_id: str, price: Decimal, *, create: bool) -> SkillPric
         raise PricingError(f"{skill_id} has no price (it may have been removed meanwhile).")
     before = {"daily_price_chf": fmt_price(row.daily_price_chf) if row is not None else None}
     _protect_billed_months({}, {}, {skill_id: row.daily_price_chf if row is not None else None}, {skill_id: price})
+    if display_name is not ...:  # only when the caller says which name (... leaves it as it is)
+        before["display_name"] = row.display_name if row is not None else None
     if row is None:
         row = SkillPricing(skill_id=skill_id, daily_price_chf=price)
         db.session.add(row)
@@ -132,6 +134,9 @@ def set_skill_price(skill_id: str, price: Decimal, *, create: bool) -> SkillPric
         row.daily_price_chf = price
         row.updated_at = utcnow()
     after = {"daily_price_chf": fmt_price(price)}
+    if display_name is not ...:
+        row.display_name = display_name or None
+        after["display_name"] = row.display_name
     if before != after:
         record_audit("skill_price.create" if create else "skill_price.update", AUDIT_SKILL, skill_id,
                      before=before, after=after)

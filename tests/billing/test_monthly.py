@@ -344,22 +344,20 @@ def test_the_run_stores_what_issuing_by_hand_would(app, session, runner):
 
 
 @pytest.mark.postgres
-def test_an_org_whose_pdf_fails_is_left_out_whole_and_the_numbers_close_up(app, session, runner):
+def test_an_org_the_qr_bill_cannot_carry_is_refused_before_numbering_and_the_numbers_close_up(app, session, runner):
     from pieced_admin.models import OrgBillingConfig
 
     seed(app, ["org-a", "org-b", "org-c"])
     org_b = session.execute(sa.select(OrgBillingConfig).filter_by(zitadel_org_id="org-b")).scalar_one()
-    org_b.display_name = "B" * 80  # a QR-bill allows 70 characters for the debtor's name: no PDF, no invoice
+    org_b.display_name = "B" * 80  # a QR-bill allows 70 characters for the debtor's name: no invoice
     session.commit()
     with SmtpSink() as sink:
         app.config.update(sink.config())
         first = runner.invoke(args=["billing", "run-monthly", "--month", "2026-10"])
         assert first.exit_code == 1
-        assert "org-b: FAILED: the PDF of its pieced invoice could not be rendered, so nothing was issued" \
-               in first.output
+        assert "org-b: FAILED: org org-b's name is longer than the 70 characters a QR-bill can carry" in first.output
         numbers = session.execute(sa.select(Invoice.zitadel_org_id, Invoice.number).order_by(Invoice.number)).all()
-        # org-b's provisional PC-2026-0002 went to org-c: no gap.
-        assert numbers == [("org-a", f"PC-{Y}-0001"), ("org-c", f"PC-{Y}-0002")]
+        assert numbers == [("org-a", f"PC-{Y}-0001"), ("org-c", f"PC-{Y}-0002")]  # no number taken for org-b
         stored = session.execute(sa.select(InvoiceNumberCounter.last_number).filter_by(year=Y)).scalar_one()
         assert stored == 2
 
@@ -369,6 +367,41 @@ def test_an_org_whose_pdf_fails_is_left_out_whole_and_the_numbers_close_up(app, 
         assert second.exit_code == 0, second.output
         assert f"org-b: issued PC-{Y}-0003" in second.output
         assert len(sink.messages) == 3
+
+
+@pytest.mark.postgres
+def test_an_invoice_whose_pdf_fails_after_numbering_is_not_sent_until_a_run_renders_it(app, session, runner,
+                                                                                        monkeypatch):
+    from pieced_admin.billing import pdf as pdfmod
+
+    seed(app, ["org-a", "org-b"])
+    real = pdfmod.invoice_pdf_parts
+
+    def broken_for_org_b(invoice):
+        if invoice.zitadel_org_id == "org-b":
+            raise RuntimeError("renderer down")
+        return real(invoice)
+
+    with SmtpSink() as sink:
+        app.config.update(sink.config())
+        monkeypatch.setattr(pdfmod, "invoice_pdf_parts", broken_for_org_b)
+        first = runner.invoke(args=["billing", "run-monthly", "--month", "2026-10"])
+        assert first.exit_code == 1
+        assert f"the PDF of invoice PC-{Y}-0002 could not be rendered: renderer down" in first.output
+        session.expire_all()
+        b = session.execute(sa.select(Invoice).filter_by(zitadel_org_id="org-b")).scalar_one()
+        assert (b.number, b.pdf_sha256) == (f"PC-{Y}-0002", None)  # numbered, no PDF yet
+        assert [m["Subject"].split()[1] for m in sink.messages] == [f"PC-{Y}-0001"]  # not sent without its PDF
+
+        monkeypatch.setattr(pdfmod, "invoice_pdf_parts", real)
+        second = runner.invoke(args=["billing", "run-monthly", "--month", "2026-10"])
+        assert second.exit_code == 0, second.output
+        session.expire_all()
+        b = session.execute(sa.select(Invoice).filter_by(zitadel_org_id="org-b")).scalar_one()
+        document = session.get(InvoiceDocument, b.id)
+        assert b.pdf_sha256 and hashlib.sha256(document.content).hexdigest() == b.pdf_sha256
+        assert sorted(m["Subject"].split()[1] for m in sink.messages) == [f"PC-{Y}-0001", f"PC-{Y}-0002"]
+        assert [n for _o, _e, n in invoices(app)] == [f"PC-{Y}-0001", f"PC-{Y}-0002"]  # no new number
 
 
 def test_an_entity_not_ready_for_swiss_invoices_fails_its_orgs_only(app, session):
@@ -384,3 +417,50 @@ def test_an_entity_not_ready_for_swiss_invoices_fails_its_orgs_only(app, session
     assert failed.errors == ["billing entity Entity bare (bare) has no IBAN for the QR-bill: "
                              "set it on the Entities page before issuing"]
     assert session.execute(sa.select(Invoice.zitadel_org_id, Invoice.number)).all() == [("org-a", f"PC-{Y}-0001")]
+
+
+@pytest.mark.postgres
+def test_a_run_killed_between_numbering_and_rendering_is_completed_by_the_next_run(fresh_db):
+    """SIGKILL after the numbers are committed and before the PDFs are stored: the re-run renders them, no gap."""
+    app = fresh_db.app
+    orgs = [f"org-{i:02d}" for i in range(4)]
+    seed(app, orgs)
+
+    def numbered_without_pdf() -> int:
+        with app.app_context():
+            try:
+                return db.session.execute(sa.select(sa.func.count()).select_from(Invoice)
+                                          .where(Invoice.pdf_sha256.is_(None))).scalar_one()
+            finally:
+                db.session.remove()
+
+    with SmtpSink() as sink:
+        app.config.update(sink.config())
+        env = {**os.environ, **sink.env(), "DATABASE_URL": fresh_db.url, "PIECED_ENV": "testing",
+               "LITELLM_URL": "", "STRIPE_API_KEY": "", "PYTHONUNBUFFERED": "1"}
+        cmd = [str(Path(sys.executable).with_name("pieced-admin")), "billing", "run-monthly", "--month", "2026-10",
+               "--batch-size", "4"]  # one batch: numbered in one transaction, then rendered
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and not numbered_without_pdf():
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGKILL)  # the numbers are committed; the PDFs (fonts loading first) are not
+        finally:
+            proc.wait(30)
+        partial = invoices(app)
+        assert len(partial) == len(orgs)
+        assert numbered_without_pdf() > 0, "kill landed after rendering; make the run longer"
+        assert_gapless([n for _o, _e, n in partial])
+        assert not sink.messages  # nothing was sent without its PDF
+
+        again = run_cli(app)
+        assert again.exit_code == 0, again.output
+        assert invoices(app) == partial  # no new number, none lost
+        assert numbered_without_pdf() == 0
+        with app.app_context():
+            for invoice in db.session.execute(sa.select(Invoice)).scalars():
+                document = db.session.get(InvoiceDocument, invoice.id)
+                assert hashlib.sha256(document.content).hexdigest() == invoice.pdf_sha256
+            db.session.remove()
+        assert sorted(m["Subject"].split()[1] for m in sink.messages) == sorted(n for _o, _e, n in partial)

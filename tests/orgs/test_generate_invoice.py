@@ -23,6 +23,7 @@ def acme(session):
     pricing.tenant_setup_fee_chf = Decimal("99.00")
     entity = session.execute(sa.select(BillingEntity).filter_by(is_default=True)).scalar_one()
     entity.name, entity.iban = "PieCed AG", "CH4431999123000889012"
+    entity.vat_number = "CHE-123.456.788 MWST"
     entity.street, entity.building_number, entity.postal_code, entity.city = "Bahnhofstrasse", "10", "8001", "Zürich"
     make_org(session, "org-acme", display_name="Acme Treuhand AG", country="CH", street="Seestrasse",
              building_number="41", postal_code="8002", city="Zürich")

@@ -97,6 +97,7 @@ def make_card_org(org_id: str | None = None, *, pay_by_invoice: bool = False, na
     entity.street, entity.building_number, entity.postal_code, entity.city, entity.country = (
         "Musterstrasse", "1", "8000", "Zürich", "CH")
     entity.iban = entity.iban or "CH9300762011623852957"
+    entity.vat_number = entity.vat_number or "CHE-123.456.788 MWST"
     pricing = get_pricing()
     pricing.tenant_monthly_fee_chf = Decimal(monthly_fee)
     pricing.tenant_setup_fee_chf = Decimal("0.00")

@@ -16,6 +16,7 @@ def ready_default_entity():
     """The seeded default entity (prefix PC) with what a QR-bill needs: an IBAN and an address."""
     entity = default_entity()
     entity.name, entity.iban, entity.email = "PieCed AG", "CH4431999123000889012", "billing@pieced.ch"
+    entity.vat_number = "CHE-123.456.788 MWST"
     entity.street, entity.building_number, entity.postal_code, entity.city = "Bahnhofstrasse", "10", "8001", "Zürich"
     db.session.flush()
     return entity
