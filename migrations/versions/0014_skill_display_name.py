@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "0014_skill_display_name"
-down_revision = "0001"
+down_revision = "0013_late_usage"
 branch_labels = None
 depends_on = None
 
