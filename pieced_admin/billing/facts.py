@@ -149,9 +149,7 @@ def load_facts_for_orgs(
                TenantUsage.occurred_at < end)
         .distinct()
     )
-    skill_names = {skill: name for skill, name in db.session.execute(
-        sa.select(SkillPricing.skill_id, SkillPricing.display_name).where(SkillPricing.display_name.is_not(None)))
-        if name}
+    skill_names = dict(prices.skill_names)
     entities = db.session.execute(sa.select(BillingEntity).order_by(BillingEntity.id)).scalars().all()
     if not entities:
         raise LookupError("no billing entity exists; create one on the Entities page")

@@ -11,7 +11,7 @@ so no invoice that exists (nor its re-issue after a void) is ever priced differe
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -47,6 +47,7 @@ class MonthPrices:
     pricing: Pricing
     skill_prices: Mapping[str, Decimal]
     sources: Mapping[str, date | None] = field(default_factory=dict)  # field or "skill:<id>" -> version month
+    skill_names: Mapping[str, str] = field(default_factory=dict)  # skill id -> name on invoices (missing: the id)
 
 
 def resolve_prices(base: Mapping[str, Decimal], base_skills: Mapping[str, Decimal],
@@ -69,14 +70,17 @@ def resolve_prices(base: Mapping[str, Decimal], base_skills: Mapping[str, Decima
     return MonthPrices(period=period, pricing=Pricing(**values), skill_prices=skills, sources=sources)
 
 
-def _base() -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+def _base() -> tuple[dict[str, Decimal], dict[str, Decimal], dict[str, str]]:
     row = db.session.get(PlatformPricing, 1)
     if row is None:
         from ..pricing.services import get_pricing
 
         row = get_pricing()
-    skills = dict(db.session.execute(sa.select(SkillPricing.skill_id, SkillPricing.daily_price_chf)).all())
-    return {f: getattr(row, f) for f in PLATFORM_FIELDS}, skills
+    rows = db.session.execute(
+        sa.select(SkillPricing.skill_id, SkillPricing.daily_price_chf, SkillPricing.display_name)).all()
+    skills = {skill: price for skill, price, _name in rows}
+    names = {skill: name for skill, _price, name in rows if name}
+    return {f: getattr(row, f) for f in PLATFORM_FIELDS}, skills, names
 
 
 def all_versions() -> list[PriceVersion]:
@@ -86,8 +90,8 @@ def all_versions() -> list[PriceVersion]:
 
 def prices_for_month(period: Period) -> MonthPrices:
     """The prices month `period` is billed at (two queries for the base, one for the versions)."""
-    base, skills = _base()
-    return resolve_prices(base, skills, all_versions(), period)
+    base, skills, names = _base()
+    return replace(resolve_prices(base, skills, all_versions(), period), skill_names=names)
 
 
 # --------------------------------------------------------------------------- parsing

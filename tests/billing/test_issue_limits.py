@@ -104,5 +104,6 @@ def test_a_name_the_qr_bill_cannot_carry_is_a_clear_error_at_issue(session, admi
     resp = post("/orgs/org-acme/issue", {"month": "2026-10"})
     assert resp.status_code == 422
     page = resp.get_data(as_text=True)
-    assert "Nothing was issued: the org&#39;s display name has 120 characters; the QR-bill allows 70" in page
+    assert ("Nothing was issued: org org-acme&#39;s name is longer than the 70 characters a QR-bill can carry"
+            in page)
     _nothing_issued(session)
