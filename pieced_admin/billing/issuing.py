@@ -616,15 +616,28 @@ def _insert_issued(invoices: Sequence[Invoice], documents: Sequence[tuple[Invoic
 
 
 def void_invoice(number: str, reason: str, *, now: datetime | None = None) -> Invoice:
-    """Void an unpaid invoice; its number stays used and the month can be issued again."""
+    """Void an unpaid invoice; its number stays used and the month can be issued again.
+
+    The invoice row is locked and read again first: of a void racing a payment
+    (or another void) exactly one wins, the other is told "already paid/void".
+    """
+    from ..payments import ledger
+
     reason = (reason or "").strip()
     if not reason:
         raise BillingInputError("a reason is required to void an invoice")
-    invoice = get_invoice(number)
+    invoice = ledger.lock_invoice(number=number)
+    if invoice is None:
+        raise InvoiceNotFoundError(f"unknown invoice number {number!r}")
     if invoice.status == "void":
         raise BillingInputError(f"invoice {invoice.number} is already void")
     if invoice.status == "paid":
         raise BillingInputError(f"invoice {invoice.number} is paid and cannot be voided")
+    paid = ledger.balance_of(invoice).paid
+    if paid != 0:
+        raise BillingInputError(
+            f"invoice {invoice.number} is partly paid ({paid} received) and cannot be voided: "
+            "credit it instead, or refund the payment first")
     actor, _ = current_actor()
     invoice.status = "void"
     invoice.voided_at = now or utcnow()
@@ -644,12 +657,27 @@ def mark_paid(
     paid_on: date | None = None,
     reference: str | None = None,
     method: str = "bank_transfer",
+    amount: Decimal | None = None,
+    source: str = "manual",
+    source_id: str | None = None,
     now: datetime | None = None,
 ) -> Invoice:
-    """Record a payment of an issued invoice (refused for paid or void ones)."""
+    """Record a payment of the balance due (or `amount`) of an issued invoice, in its row lock.
+
+    Refused for paid or void invoices ("already paid"/"is void"): of concurrent
+    calls exactly one writes its ledger row and its audit row.
+    """
+    from ..payments import ledger
+
     if method not in PAYMENT_METHODS:
         raise BillingInputError(f"unknown payment method {method!r}: use one of {', '.join(PAYMENT_METHODS)}")
-    invoice = get_invoice(number)
+    if amount is not None:
+        amount = Decimal(amount)
+        if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+            raise BillingInputError(f"the amount {amount} must be positive, in francs and Rappen")
+    invoice = ledger.lock_invoice(number=number)
+    if invoice is None:
+        raise InvoiceNotFoundError(f"unknown invoice number {number!r}")
     if invoice.status == "paid":
         raise BillingInputError(f"invoice {invoice.number} is already paid (on {invoice.paid_at.astimezone(billing_zone()).date().isoformat()})")
     if invoice.status == "void":
@@ -663,23 +691,29 @@ def mark_paid(
     if paid_on < issued_day:
         raise BillingInputError(
             f"the payment date {paid_on.isoformat()} is before the invoice was issued ({issued_day.isoformat()})")
-    # A past day is recorded at local noon, so its date reads the same in every time zone nearby.
-    paid_at = now if paid_on == today else datetime.combine(paid_on, time(12), tzinfo=billing_zone())
-    actor, _ = current_actor()
-    invoice.status = "paid"
-    invoice.paid_at = paid_at.astimezone(timezone.utc)
-    invoice.payment_reference = (reference or "").strip() or None
-    invoice.payment_method = method
-    invoice.paid_by = actor
-    if invoice.charge_status in ("pending", "no_payment_method", "failed"):
-        invoice.charge_status = "settled_otherwise"
-    record_audit("invoice.mark_paid", "invoice", invoice.number, before={"status": "issued"},
-                 after={"status": "paid", "paid_on": paid_on, "reference": invoice.payment_reference,
-                        "method": method, "total_chf": invoice.total_chf})
+    before = ledger.balance_of(invoice)
+    amount = before.balance if amount is None else amount
+    if amount <= 0:
+        raise BillingInputError(f"invoice {invoice.number} has no balance due")
+    payment = ledger.record(
+        invoice=invoice, amount=amount, booked_on=paid_on, method=method, reference=reference,
+        source=source, source_id=source_id or ledger.new_source_id("mark-paid"), currency=invoice.currency,
+    )
+    if payment is None:
+        raise BillingInputError(f"invoice {invoice.number}: this payment ({source} {source_id}) is recorded already")
+    ledger.settle(invoice, payment, now=now)
+    balance = before.balance - payment.amount_chf
+    record_audit("invoice.mark_paid", "invoice", invoice.number,
+                 before={"status": "issued", "balance_chf": before.balance},
+                 after={"status": invoice.status, "paid_on": paid_on, "reference": payment.reference,
+                        "method": method, "amount_chf": payment.amount_chf, "balance_chf": balance,
+                        "total_chf": invoice.total_chf, "payment_id": payment.id})
     db.session.flush()
     return invoice
 
 
 def outstanding_chf(invoice: Invoice) -> Decimal:
-    """What is still owed on an invoice (no partial payments: the total until paid)."""
-    return invoice.total_chf if invoice.status == "issued" else Decimal("0.00")
+    """What is still owed on an invoice: its balance due from the ledger (0 unless issued)."""
+    from ..payments.ledger import balance_of
+
+    return max(balance_of(invoice).balance, Decimal("0.00")) if invoice.status == "issued" else Decimal("0.00")

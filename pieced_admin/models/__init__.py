@@ -12,12 +12,13 @@ from .invoices import (
     InvoiceReminder,
 )
 from .orgs import OrgBillingConfig, OrgPaymentMethod
+from .payments import Payment
 from .pricing import PlatformPricing, SkillPricing
 from .tenants import TenantLifecycle, TenantSkillEvent, TenantSuspensionEvent, TenantUsage
 
 __all__ = [
     "AuditLog", "BillingEntity", "BillingRun", "ChargeAttempt", "Invoice", "InvoiceDocument",
     "InvoiceEmail", "InvoiceLine", "InvoiceNumberCounter", "InvoiceReminder", "OrgBillingConfig",
-    "OrgPaymentMethod", "PlatformPricing", "SkillPricing", "StripeEvent", "TenantLifecycle",
+    "OrgPaymentMethod", "Payment", "PlatformPricing", "SkillPricing", "StripeEvent", "TenantLifecycle",
     "TenantSkillEvent", "TenantSuspensionEvent", "TenantUsage", "User",
 ]

@@ -26,7 +26,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from ..audit import current_actor, record_audit
-from ..billing.issuing import BillingInputError, get_invoice, mark_paid
+from ..billing.issuing import BillingInputError, get_invoice, local_today, mark_paid
 from ..extensions import db
 from ..integrations.stripe_pay import (
     NOT_CONFIGURED,
@@ -119,25 +119,52 @@ def _is_current(invoice: Invoice, attempt: ChargeAttempt) -> bool:
     return invoice.stripe_payment_intent_id in (None, attempt.stripe_payment_intent_id)
 
 
+def _received_chf(pi: dict) -> Decimal | None:
+    """What Stripe says it collected, in CHF (None when the object carries no amount)."""
+    minor = pi.get("amount_received") or pi.get("amount_total") or pi.get("amount")
+    return Decimal(int(minor)).scaleb(-2) if minor else None
+
+
 def settle_paid(invoice: Invoice, attempt: ChargeAttempt | None, pi: dict) -> str:
-    """A PaymentIntent succeeded: mark the invoice paid by card (if not yet); returns what was done."""
+    """A PaymentIntent succeeded: record its payment once, in the invoice's lock; returns what was done.
+
+    Money Stripe collected is always recorded: on a paid or void invoice it
+    leaves the org a credit balance (money received twice), flagged for finance.
+    """
+    from . import ledger
+
     invoice = _lock(invoice.id)
     if attempt is not None:
         _touch(attempt, "succeeded")
     pi_id = pi["id"]
+    amount = _received_chf(pi)
     if invoice.status == "issued":
-        mark_paid(invoice.number, reference=pi_id, method="card")
+        try:
+            mark_paid(invoice.number, reference=pi_id, method="card", amount=amount, source="stripe",
+                      source_id=pi_id)
+        except BillingInputError:
+            return f"already recorded ({pi_id})"
         _set_charge(invoice, "succeeded", None, "invoice.charge_succeeded")
+        if invoice.status == "issued":
+            return f"part payment by card ({pi_id}), balance {ledger.balance_of(invoice).balance}"
         return f"paid by card ({pi_id})"
+    if amount is None:
+        amount = ledger.balance_of(invoice).total
+    payment = ledger.record(invoice=invoice, amount=amount, booked_on=local_today(), method="card",
+                            reference=pi_id, source="stripe", source_id=pi_id, currency=invoice.currency,
+                            note="collected although the invoice was no longer open")
+    if payment is None:
+        return f"already paid by card ({pi_id})"
     if invoice.status == "paid":
-        if invoice.payment_reference == pi_id:
-            return f"already paid by card ({pi_id})"
         message = (f"Stripe collected {pi_id} although the invoice was already paid "
-                   f"({invoice.payment_method or 'other'}, {invoice.payment_reference or 'no reference'}): refund one of them")
+                   f"({invoice.payment_method or 'other'}, {invoice.payment_reference or 'no reference'}): "
+                   "the org has a credit balance; refund one of them")
     else:
-        message = f"Stripe collected {pi_id} although the invoice is void: refund it in the Stripe dashboard"
+        message = (f"Stripe collected {pi_id} although the invoice is void: the org has a credit balance; "
+                   "refund it")
     invoice.charge_message = message
-    record_audit("invoice.charge_collected_twice", "invoice", invoice.number, note=message)
+    record_audit("invoice.charge_collected_twice", "invoice", invoice.number, note=message,
+                 after={"payment_id": payment.id, "amount_chf": payment.amount_chf})
     log.warning("invoice %s: %s", invoice.number, message)
     return message
 
