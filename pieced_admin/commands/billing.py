@@ -134,15 +134,34 @@ def void(number: str, reason: str) -> None:
 @click.option("--reference", default=None, help="Bank reference of the payment.")
 @click.option("--method", default="bank_transfer", show_default=True,
               type=click.Choice(["bank_transfer", "card", "other"]))
-def mark_paid_cmd(number: str, paid_on: str | None, reference: str | None, method: str) -> None:
-    """Record a payment of an issued invoice."""
+@click.option("--amount", default=None, metavar="CHF", help="Amount received (default: the whole balance due).")
+def mark_paid_cmd(number: str, paid_on: str | None, reference: str | None, method: str,
+                  amount: str | None) -> None:
+    """Record a payment of an issued invoice: its balance due, or the amount given."""
+    from decimal import Decimal, InvalidOperation
+
     from ..billing.issuing import mark_paid
+    from ..payments.ledger import balance_of
 
     day = parse_day(paid_on, "--paid-on") if paid_on else None
+    value = None
+    if amount is not None:
+        try:
+            value = Decimal(amount.replace("'", "").replace("’", ""))
+        except InvalidOperation:
+            raise CliError(f"--amount must be an amount like 150.00, got {amount!r}") from None
+        if not value.is_finite():
+            raise CliError(f"--amount must be an amount like 150.00, got {amount!r}")
     with translate_errors():
-        invoice = mark_paid(number, paid_on=day, reference=reference, method=method)
+        invoice = mark_paid(number, paid_on=day, reference=reference, method=method, amount=value)
+        balance = balance_of(invoice).balance
         db.session.commit()
-    click.echo(f"Marked {invoice.number} paid ({invoice.currency} {format_chf(invoice.total_chf)})")
+    if invoice.status == "paid":
+        click.echo(f"Marked {invoice.number} paid ({invoice.currency} {format_chf(invoice.total_chf)})"
+                   + (f"; {invoice.currency} {format_chf(-balance)} to the org's credit" if balance < 0 else ""))
+    else:
+        click.echo(f"Recorded {invoice.currency} {format_chf(value)} on {invoice.number}: partly paid, "
+                   f"balance due {invoice.currency} {format_chf(balance)}")
 
 
 @billing.command("pdf")
