@@ -140,15 +140,18 @@ def mark_paid(number: str):
         return _render_detail(number, paid_form=form, status=422)
     try:
         invoice = issuing.mark_paid(number, paid_on=form.paid_on.data, reference=form.reference.data,
-                                    method=form.method.data)
+                                    method=form.method.data, amount=form.amount.data)
     except InvoiceNotFoundError as exc:
         abort(404, description=str(exc))
     except BillingInputError as exc:
         db.session.rollback()
         return _render_detail(number, paid_form=form, paid_error=str(exc), status=422)
     db.session.commit()
-    return _done(invoice.number, f"Invoice {invoice.number} is marked paid "
-                                 f"({form.paid_on.data:%d.%m.%Y}, {services.METHOD_LABELS[form.method.data].lower()}).")
+    when = f"{form.paid_on.data:%d.%m.%Y}, {services.METHOD_LABELS[form.method.data].lower()}"
+    if invoice.status == "issued":
+        return _done(invoice.number, f"A part payment of {invoice.number} is recorded ({when}); "
+                                     f"{services.balance_line(invoice)}.")
+    return _done(invoice.number, f"Invoice {invoice.number} is marked paid ({when}).")
 
 
 @bp.post("/invoices/<number>/void")
