@@ -76,13 +76,14 @@ def create_app(config: dict | None = None) -> Flask:
     from .entities import routes as entities
     from .invoices import routes as invoices
     from .orgs import routes as orgs
+    from .payments import bank_routes as bank
     from .payments import routes as payments
     from .pricing import routes as pricing
     from .reminders import routes as reminders
     from .runs import routes as runs
     from .tenants import routes as tenants
 
-    for module in (auth, api, dashboard, pricing, orgs, entities, invoices, tenants, runs, payments, reminders):
+    for module in (auth, api, dashboard, pricing, orgs, entities, invoices, tenants, runs, payments, bank, reminders):
         app.register_blueprint(module.bp)
 
     from .cli import register_commands
