@@ -1,5 +1,8 @@
 """The payments ledger (SPEC §2 `payments`, §6): append-only, a paid invoice may reopen, paid invoices carried over
 
+Also `invoices.credit_applied_chf` (default 0): the org's credit balance an
+invoice used when it was issued, printed on it with the amount due.
+
 Every invoice already marked paid gets the ledger row that says so (its total,
 on the day it was paid, with its method and reference), so balances computed
 from the ledger keep the meaning the data had: paid invoices owe nothing, open
@@ -46,6 +49,7 @@ BEGIN
      OR NEW.vat_rate IS DISTINCT FROM OLD.vat_rate
      OR NEW.vat_chf IS DISTINCT FROM OLD.vat_chf
      OR NEW.total_chf IS DISTINCT FROM OLD.total_chf
+     OR NEW.credit_applied_chf IS DISTINCT FROM OLD.credit_applied_chf
      OR NEW.vat_note IS DISTINCT FROM OLD.vat_note
      OR NEW.language IS DISTINCT FROM OLD.language
      OR NEW.payment_terms_days IS DISTINCT FROM OLD.payment_terms_days
@@ -77,7 +81,8 @@ def _guard_of_0001() -> str:
     start = INVOICE_GUARD_SQL.index("  IF OLD.status = 'paid' AND NEW.status = 'issued'")
     end = INVOICE_GUARD_SQL.index("  RETURN NEW;")
     return (INVOICE_GUARD_SQL[:start] + INVOICE_GUARD_SQL[end:]).replace(
-        "\n     AND NOT (OLD.status = 'paid' AND NEW.status = 'issued')", "")
+        "\n     AND NOT (OLD.status = 'paid' AND NEW.status = 'issued')", "").replace(
+        "     OR NEW.credit_applied_chf IS DISTINCT FROM OLD.credit_applied_chf\n", "")
 
 
 INVOICE_GUARD_0001_SQL = _guard_of_0001()
@@ -134,6 +139,10 @@ def upgrade():
         batch_op.create_index('ix_payments_org', ['zitadel_org_id'], unique=False)
         batch_op.create_index('ix_payments_settles', ['settles_payment_id'], unique=False)
 
+    with op.batch_alter_table('invoices', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('credit_applied_chf', sa.Numeric(precision=10, scale=2),
+                                      server_default=sa.text('0'), nullable=False))
+
     dialect = op.get_bind().dialect.name
     _carry_paid_invoices(dialect)
     if dialect == "postgresql":
@@ -145,6 +154,8 @@ def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS payments_append_only ON payments")
         op.execute(INVOICE_GUARD_0001_SQL)
+    with op.batch_alter_table('invoices', schema=None) as batch_op:
+        batch_op.drop_column('credit_applied_chf')
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.drop_index('ix_payments_settles')
         batch_op.drop_index('ix_payments_org')

@@ -262,6 +262,7 @@ def _build_invoice(draft: InvoiceDraft, number: str, config: OrgBillingConfig, e
         customer_snapshot=customer_snapshot(config),
         entity_snapshot=entity_snapshot(entity),
         charge_status=None if config.pay_by_invoice else "pending",
+        credit_applied_chf=Decimal("0.00"),
     )
     invoice.entity = entity
     invoice.lines = [
@@ -276,10 +277,13 @@ def _build_invoice(draft: InvoiceDraft, number: str, config: OrgBillingConfig, e
 
 
 def _issue_one(draft: InvoiceDraft, config: OrgBillingConfig, entity: BillingEntity, year: int,
-               issued_at: datetime, actor: str, render_pdfs: PdfRenderer | None) -> tuple[Invoice, bool]:
+               issued_at: datetime, actor: str, render_pdfs: PdfRenderer | None,
+               credit_left: list[Decimal] | None = None) -> tuple[Invoice, bool]:
     """Number, build, render and store one invoice inside a savepoint (undone whole on failure).
 
     Returns the invoice and whether it was created now (False: issued before).
+    `credit_left` ([amount]) is the org's credit balance still to use: the
+    invoice takes what it can (printed on it), and the ledger moves it.
     """
     with db.session.begin_nested():
         _lock_counter(entity.id, year)
@@ -289,6 +293,8 @@ def _issue_one(draft: InvoiceDraft, config: OrgBillingConfig, entity: BillingEnt
         (sequence,) = _next_numbers(entity.id, year, 1)
         invoice = _build_invoice(draft, invoice_number(entity.invoice_prefix, year, sequence), config,
                                  entity, issued_at, actor, platform_payment_terms())
+        if credit_left and credit_left[0] > 0:
+            invoice.credit_applied_chf = min(credit_left[0], invoice.total_chf)
         pdf = None
         if render_pdfs is not None:
             (pdf,) = render_pdfs([invoice])
@@ -304,6 +310,10 @@ def _issue_one(draft: InvoiceDraft, config: OrgBillingConfig, entity: BillingEnt
                    "due_date": invoice.due_date, "lines": len(invoice.lines)},
         )
         db.session.flush()
+        if invoice.credit_applied_chf:
+            from ..payments.ledger import apply_credit
+
+            credit_left[0] -= apply_credit(invoice, invoice.credit_applied_chf)
     return invoice, True
 
 
@@ -323,6 +333,10 @@ def issue_drafts(
     year = issued_at.astimezone(billing_zone()).year
     actor, _user_id = current_actor()
     entities = _entities_by_id()
+    from ..payments.ledger import credit_sources
+
+    # The org's credit balance, its sources locked: the new invoices use it (SPEC §6).
+    credit_left = [sum((amount for _src, amount in credit_sources(org_id)), Decimal("0.00"))]
 
     for draft in sorted(drafts, key=lambda d: d.billing_entity_id):
         result.warnings.extend(w for w in draft.warnings if w not in result.warnings)
@@ -334,7 +348,7 @@ def issue_drafts(
         if problems and not _existing_invoices(org_id, period).get(entity.id):
             raise BillingInputError("; ".join(problems) + ": set it on the Entities page before issuing")
         try:
-            invoice, created = _issue_one(draft, config, entity, year, issued_at, actor, render_pdfs)
+            invoice, created = _issue_one(draft, config, entity, year, issued_at, actor, render_pdfs, credit_left)
         except sa.exc.IntegrityError:
             # Another issuer won a race the counter lock did not cover (e.g. across a
             # new year): our savepoint, counter increment included, is gone; use theirs.
@@ -489,6 +503,9 @@ def issue_batch(
         todo.append((draft, config))
     # Numbers follow the order of the orgs in the batch, per entity.
     todo.sort(key=lambda item: item[0].billing_entity_id)
+    from ..payments.ledger import apply_credit, org_credits
+
+    credits = org_credits({d.org_id for d, _c in todo}) if todo else {}  # one statement: few orgs have one
 
     rendered: dict[tuple[str, int, str], bytes] = {}  # (org, entity, number) -> PDF: kept across re-numbering
     while True:
@@ -500,7 +517,12 @@ def issue_batch(
             entity = entities[draft.billing_entity_id]
             sequence[entity.id] += 1
             number = invoice_number(entity.invoice_prefix, year, sequence[entity.id])
-            built.append((_build_invoice(draft, number, config, entity, issued_at, actor, default_terms), draft))
+            invoice = _build_invoice(draft, number, config, entity, issued_at, actor, default_terms)
+            left = credits.get(draft.org_id, Decimal("0.00")) - sum(
+                (b.credit_applied_chf for b, d in built if d.org_id == draft.org_id), Decimal("0.00"))
+            if left > 0:
+                invoice.credit_applied_chf = min(left, invoice.total_chf)
+            built.append((invoice, draft))
         if render_pdfs is None or not built:
             break
         missing = [inv for inv, _d in built if (inv.zitadel_org_id, inv.billing_entity_id, inv.number) not in rendered]
@@ -529,6 +551,9 @@ def issue_batch(
             invoice.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
             documents.append((invoice, pdf))
     _insert_issued(invoices, documents)
+    for invoice in invoices:
+        if invoice.credit_applied_chf:
+            apply_credit(db.session.get(Invoice, invoice.id), invoice.credit_applied_chf)
     for invoice, draft in built:
         result.results[draft.org_id].issued.append(invoice)
         record_audit(

@@ -78,6 +78,8 @@ class Invoice(db.Model):
     # Card collection: set when a charge is due, needs attention or failed.
     charge_status: Mapped[str | None] = mapped_column(sa.String(40))
     charge_message: Mapped[str | None] = mapped_column(sa.Text)
+    # The org's credit balance used at issue (the PDF shows it and the amount due); fixed like the amounts.
+    credit_applied_chf: Mapped[Decimal] = mapped_column(Money(), server_default=sa.text("0"))
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", lazy="selectin"

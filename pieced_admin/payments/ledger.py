@@ -241,3 +241,64 @@ def settle(invoice: Invoice, payment: Payment | None = None, *, now: datetime | 
         db.session.flush()
         return "reopened"
     return None
+
+
+# --------------------------------------------------------------------------- credit balances
+
+
+def credit_sources(org_id: str) -> list[tuple[Invoice | None, Decimal]]:
+    """Where the org's credit sits, oldest first: its invoices paid more than owed, then the org's own rows."""
+    credit = credit_total_expr()
+    rows = db.session.execute(
+        sa.select(Invoice.id, credit).where(Invoice.zitadel_org_id == org_id, credit > 0)
+        .order_by(Invoice.issued_at, Invoice.id)
+    ).all()
+    sources: list[tuple[Invoice | None, Decimal]] = []
+    for invoice_id, _amount in rows:
+        invoice = lock_invoice(invoice_id)   # re-read inside the lock: what is left is what counts
+        left = balance_of(invoice).credit
+        if left > 0:
+            sources.append((invoice, left))
+    pool = _q(db.session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(Payment.amount_chf), 0))
+        .where(Payment.invoice_id.is_(None), Payment.zitadel_org_id == org_id)
+    ).scalar_one())
+    if pool > 0:
+        sources.append((None, pool))
+    return sources
+
+
+def apply_credit(invoice: Invoice, amount: Decimal) -> Decimal:
+    """Move up to `amount` of the org's credit balance onto `invoice` (just issued); returns what was moved.
+
+    Each move is two rows that net to zero in the ledger: the credit taken
+    off where it sat (an overpaid invoice or the org) and put on the invoice.
+    """
+    amount = Decimal(amount).quantize(Decimal("0.01"))
+    moved = ZERO
+    booked = clock.now().astimezone(_zone()).date()
+    for source, available in credit_sources(invoice.zitadel_org_id):
+        take = min(available, amount - moved)
+        if take <= 0:
+            break
+        where = f"invoice {source.number}" if source is not None else "the org's credit"
+        key = f"credit-{invoice.id}-from-{('invoice-' + str(source.id)) if source is not None else 'org'}"
+        out = record(amount=-take, booked_on=booked, method="credit", source="manual", source_id=f"{key}-out",
+                     invoice=source, org_id=invoice.zitadel_org_id, currency=invoice.currency, kind="credit_applied",
+                     note=f"credit used on invoice {invoice.number}")
+        into = record(amount=take, booked_on=booked, method="credit", source="manual", source_id=f"{key}-in",
+                      invoice=invoice, currency=invoice.currency, kind="credit_applied",
+                      reference=f"credit from {where}", note=f"credit from {where}", settles=out.id if out else None)
+        if out is None or into is None:
+            continue
+        moved += take
+    if moved:
+        record_audit("invoice.credit_applied", "invoice", invoice.number,
+                     after={"credit_applied_chf": moved, "balance_chf": balance_of(invoice).balance})
+        settle(invoice, _last_row(invoice))
+    return moved
+
+
+def _last_row(invoice: Invoice) -> Payment | None:
+    return db.session.execute(sa.select(Payment).where(Payment.invoice_id == invoice.id)
+                              .order_by(Payment.id.desc()).limit(1)).scalar_one_or_none()
