@@ -86,6 +86,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "pay_by_qr": ("Please pay {currency} {amount} by {due} using the QR-bill below, "
                       "or by bank transfer to IBAN {iban} with the reference {reference}."),
         "pay_by_card": "The amount of {currency} {amount} is charged to the payment card on file.",
+        "credit_applied": "Credit applied",
+        "amount_due": "Amount due {currency}",
+        "paid_by_credit": "Your credit balance covers this invoice: nothing is to be paid.",
         "thanks": "Thank you for your business.",
         "void": "VOID",
         "no_qr_preview": "No QR-bill: {problem}",
@@ -143,6 +146,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "pay_by_qr": ("Bitte bezahlen Sie {currency} {amount} bis zum {due} mit dem QR-Zahlteil unten oder per "
                       "Überweisung auf IBAN {iban} mit der Referenz {reference}."),
         "pay_by_card": "Der Betrag von {currency} {amount} wird Ihrer hinterlegten Zahlungskarte belastet.",
+        "credit_applied": "Verrechnetes Guthaben",
+        "amount_due": "Zu bezahlen {currency}",
+        "paid_by_credit": "Ihr Guthaben deckt diese Rechnung: Es ist nichts zu bezahlen.",
         "thanks": "Vielen Dank für Ihren Auftrag.",
         "void": "STORNIERT",
         "no_qr_preview": "Kein QR-Zahlteil: {problem}",
@@ -366,18 +372,27 @@ def _invoice_context(invoice, for_pdf: bool) -> dict:
     if not invoice.vat_note:
         totals.append((t["vat"].format(rate=_fmt_rate(invoice.vat_rate or Decimal(0))), money(invoice.vat_chf), "vat"))
     totals.append((t["total"].format(currency=currency), money(invoice.total_chf), "total"))
+    # The org's credit balance used at issue: the QR-bill and the card charge are for what is left.
+    credit = Decimal(getattr(invoice, "credit_applied_chf", None) or 0)
+    due = Decimal(invoice.total_chf) - credit
+    if credit:
+        totals[-1] = (*totals[-1][:2], "gross")
+        totals.append((t["credit_applied"], money(-credit), "credit"))
+        totals.append((t["amount_due"].format(currency=currency), money(due), "total"))
 
     card = getattr(invoice, "charge_status", None) is not None
-    qr = _Qr(None, None) if card else _qr_for(
-        invoice, Decimal(invoice.total_chf), t["qr_info_invoice"].format(number=ctx["number"]), lang)
-    if qr.svg:
+    qr = _Qr(None, None) if card or due <= 0 else _qr_for(
+        invoice, due, t["qr_info_invoice"].format(number=ctx["number"]), lang)
+    if due <= 0:
+        payment_text = t["paid_by_credit"]
+    elif qr.svg:
         entity = invoice.entity_snapshot or {}
         payment_text = t["pay_by_qr"].format(
-            currency=currency, amount=money(invoice.total_chf), due=_fmt_date(invoice.due_date),
+            currency=currency, amount=money(due), due=_fmt_date(invoice.due_date),
             iban=_unbroken(format_iban(entity.get("iban") or "")), reference=_unbroken(format_reference(qr.reference)),
         )
     elif card:
-        payment_text = t["pay_by_card"].format(currency=currency, amount=money(invoice.total_chf))
+        payment_text = t["pay_by_card"].format(currency=currency, amount=money(due))
     else:
         payment_text = ""
     ctx.update({

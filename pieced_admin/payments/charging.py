@@ -318,16 +318,21 @@ def _new_attempt(gw: StepGateway, invoice: Invoice, previous: ChargeAttempt | No
     customer_id, card, problem = _usable_card(gw, invoice)
     if card is None:
         return _no_card(invoice, None, problem)
+    from .ledger import balance_of
+
     number_ = (previous.attempt if previous else 0) + 1
     actor, _ = current_actor()
+    due = balance_of(invoice).balance  # the amount due: the total less credit applied and payments received
+    if due <= 0:
+        return _outcome(invoice, previous, True, f"{invoice.number}: nothing to charge, the balance is settled")
     attempt = ChargeAttempt(
         invoice_id=invoice.id, attempt=number_, idempotency_key=attempt_key(invoice.id, number_),
-        amount_minor=minor_units(invoice.total_chf), currency=invoice.currency, status="creating",
+        amount_minor=minor_units(due), currency=invoice.currency, status="creating",
         requested_by=actor,
     )
     db.session.add(attempt)
     record_audit("invoice.charge_attempt", "invoice", invoice.number,
-                 after={"attempt": number_, "amount_chf": invoice.total_chf, "key": attempt.idempotency_key})
+                 after={"attempt": number_, "amount_chf": due, "key": attempt.idempotency_key})
     try:
         db.session.commit()
     except sa.exc.IntegrityError:
