@@ -1,7 +1,9 @@
 """The payments ledger (SPEC §2 `payments`, §6): append-only, a paid invoice may reopen, paid invoices carried over
 
 Also `invoices.credit_applied_chf` (default 0): the org's credit balance an
-invoice used when it was issued, printed on it with the amount due.
+invoice used when it was issued, printed on it with the amount due; and on
+charge attempts the Checkout session (payment link) e-mailed when the bank
+wants the card holder to authenticate.
 
 Every invoice already marked paid gets the ledger row that says so (its total,
 on the day it was paid, with its method and reference), so balances computed
@@ -111,6 +113,16 @@ def _carry_paid_invoices(dialect: str) -> None:
 
 
 def upgrade():
+    with op.batch_alter_table('invoices', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('credit_applied_chf', sa.Numeric(precision=10, scale=2),
+                                      server_default=sa.text('0'), nullable=False))
+
+    with op.batch_alter_table('invoice_charge_attempts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('checkout_session_id', sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column('payment_link_url', sa.Text(), nullable=True))
+        batch_op.create_unique_constraint(op.f('uq_invoice_charge_attempts_checkout_session_id'),
+                                          ['checkout_session_id'])
+
     op.create_table('payments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('invoice_id', sa.Integer(), nullable=True),
@@ -139,10 +151,6 @@ def upgrade():
         batch_op.create_index('ix_payments_org', ['zitadel_org_id'], unique=False)
         batch_op.create_index('ix_payments_settles', ['settles_payment_id'], unique=False)
 
-    with op.batch_alter_table('invoices', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('credit_applied_chf', sa.Numeric(precision=10, scale=2),
-                                      server_default=sa.text('0'), nullable=False))
-
     dialect = op.get_bind().dialect.name
     _carry_paid_invoices(dialect)
     if dialect == "postgresql":
@@ -154,10 +162,14 @@ def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS payments_append_only ON payments")
         op.execute(INVOICE_GUARD_0001_SQL)
-    with op.batch_alter_table('invoices', schema=None) as batch_op:
-        batch_op.drop_column('credit_applied_chf')
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.drop_index('ix_payments_settles')
         batch_op.drop_index('ix_payments_org')
         batch_op.drop_index('ix_payments_invoice')
     op.drop_table('payments')
+    with op.batch_alter_table('invoice_charge_attempts', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('uq_invoice_charge_attempts_checkout_session_id'), type_='unique')
+        batch_op.drop_column('payment_link_url')
+        batch_op.drop_column('checkout_session_id')
+    # A plain ALTER TABLE … DROP COLUMN (SQLite 3.35+): rebuilding `invoices` would trip its foreign keys.
+    op.drop_column('invoices', 'credit_applied_chf')

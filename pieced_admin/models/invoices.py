@@ -186,3 +186,6 @@ class ChargeAttempt(db.Model):
     requested_by: Mapped[str | None] = mapped_column(sa.String(254))
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), server_default=sa.func.now())
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), server_default=sa.func.now())
+    # When the bank wants the card holder to authenticate: the Stripe-hosted payment link e-mailed for it.
+    checkout_session_id: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
+    payment_link_url: Mapped[str | None] = mapped_column(sa.Text)

@@ -217,15 +217,9 @@ def _apply_status(gw: StepGateway, invoice: Invoice, attempt: ChargeAttempt, pi:
         _set_charge(invoice, "processing", "Stripe is processing the card payment", "invoice.charge_processing")
         db.session.commit()
         return _outcome(invoice, attempt, True, f"{number}: Stripe is processing the payment ({pi['id']})", created)
-    if status == "requires_action":
+    if status == "requires_action" or (status == "requires_payment_method" and _wants_authentication(pi)):
         _touch(attempt, status)
-        _set_charge(invoice, "requires_action",
-                    "The card issuer asks the card holder to authenticate this payment (3-D Secure): "
-                    "send the org a card setup link or ask them to pay by bank transfer",
-                    "invoice.charge_requires_action")
-        db.session.commit()
-        return _outcome(invoice, attempt, False,
-                        f"{number}: the card holder must authenticate the payment ({pi['id']})", created)
+        return _send_payment_link(gw, invoice, attempt, pi, created=created)
     if status == "requires_payment_method":
         text = _decline_text(pi)
         if attempt.status != "failed":
@@ -254,6 +248,9 @@ def _confirm(gw: StepGateway, invoice: Invoice, attempt: ChargeAttempt, pi: dict
         pi = gw.confirm_payment_intent(pi["id"], idempotency_key=f"{attempt.idempotency_key}-confirm")
     except CardDeclined as exc:
         declined = exc.payment_intent or {}
+        if exc.code == "authentication_required" or _wants_authentication(declined):
+            _touch(attempt, "requires_payment_method", "the bank wants the card holder to authenticate")
+            return _send_payment_link(gw, invoice, attempt, declined or pi, created=created)
         text = exc.decline_message or _decline_text(declined)
         record_failure(invoice, attempt, text)
         db.session.commit()
@@ -261,6 +258,70 @@ def _confirm(gw: StepGateway, invoice: Invoice, attempt: ChargeAttempt, pi: dict
                         f"{invoice.number}: Stripe declined the card: {text.rstrip('.')}. Retry once the card is fixed "
                         f"(Retry charge, or pieced-admin billing charge {invoice.number} --retry)", created)
     return _apply_status(gw, invoice, attempt, pi, created=created)
+
+
+def _wants_authentication(pi: dict | None) -> bool:
+    """Declined off-session because the bank wants the card holder present (SCA), not for lack of funds."""
+    error = (pi or {}).get("last_payment_error") or {}
+    return "authentication_required" in (error.get("code"), error.get("decline_code"))
+
+
+def _send_payment_link(gw: StepGateway, invoice: Invoice, attempt: ChargeAttempt, pi: dict, *,
+                       created: bool) -> ChargeOutcome:
+    """E-mail the billing address a Stripe-hosted page to pay the balance (one Checkout session per attempt)."""
+    from flask import current_app
+
+    from ..integrations.mail import MailError, RecipientError, check_recipient, send_mail
+    from .ledger import balance_of
+
+    number = invoice.number
+    due = balance_of(invoice).balance
+    if due <= 0:
+        return _outcome(invoice, attempt, True, f"{number}: nothing to pay any more", created)
+    config = db.session.execute(
+        sa.select(OrgBillingConfig).filter_by(zitadel_org_id=invoice.zitadel_org_id)).scalar_one()
+    if attempt.checkout_session_id is None:
+        base = (current_app.config.get("PUBLIC_URL") or "").rstrip("/")
+        page = f"{base}/invoices/{number}"
+        session = gw.create_payment_session(
+            customer_id=config.stripe_customer_id, amount_minor=minor_units(due), currency=invoice.currency,
+            description=f"Invoice {number}", success_url=f"{page}?paid=1", cancel_url=page,
+            idempotency_key=f"{attempt.idempotency_key}-payment-link",
+            metadata={"pieced_invoice_id": str(invoice.id), "pieced_invoice_number": number,
+                      "pieced_org_id": invoice.zitadel_org_id, "pieced_attempt": str(attempt.attempt)})
+        attempt.checkout_session_id = session["id"]
+        attempt.payment_link_url = session.get("url")
+        record_audit("invoice.payment_link", "invoice", number,
+                     after={"checkout_session": session["id"], "amount_chf": due, "attempt": attempt.attempt})
+        db.session.commit()  # the session id is stored before anyone can pay it
+    entity = invoice.entity_snapshot or {}
+    try:
+        to = check_recipient(config.billing_email, config.name)
+        send_mail(to=to, kind="payment_link", language=config.language or invoice.language or "en",
+                  context={"number": number, "customer_name": config.name, "currency": invoice.currency,
+                           "amount": due, "url": attempt.payment_link_url,
+                           "entity_name": entity.get("name") or "PieCed"})
+    except (MailError, RecipientError) as exc:
+        _set_charge(invoice, "requires_action",
+                    f"The bank wants the card holder to authenticate; the payment link could not be e-mailed "
+                    f"({exc}). Send it yourself: {attempt.payment_link_url}", "invoice.charge_requires_action")
+        db.session.commit()
+        return _outcome(invoice, attempt, False, f"{number}: payment link not e-mailed: {exc}", created)
+    _set_charge(invoice, "requires_action",
+                f"The bank wants the card holder to authenticate: a payment link for {invoice.currency} {due} "
+                f"was e-mailed to {to}", "invoice.charge_requires_action")
+    db.session.commit()
+    return _outcome(invoice, attempt, False,
+                    f"{number}: the card holder must authenticate; payment link e-mailed to {to}", created)
+
+
+def settle_checkout(attempt: ChargeAttempt, session: dict) -> str:
+    """A paid Checkout session (payment link) of an attempt: record its payment once."""
+    invoice = db.session.get(Invoice, attempt.invoice_id)
+    pi_id = session.get("payment_intent")
+    pi_id = pi_id.get("id") if isinstance(pi_id, dict) else pi_id
+    payment = {"id": pi_id or session["id"], "amount_received": session.get("amount_total")}
+    return settle_paid(invoice, attempt, payment)
 
 
 def _usable_card(gw: StepGateway, invoice: Invoice):
