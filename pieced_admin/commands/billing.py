@@ -122,10 +122,19 @@ def void(number: str, reason: str) -> None:
     """Void an unpaid invoice (its number stays used; the month can be issued again)."""
     from ..billing.issuing import void_invoice
 
+    from ..integrations.stripe_pay import PaymentProviderError
+    from ..payments.charging import cancel_in_flight
+
     with translate_errors():
         invoice = void_invoice(number, reason)
         db.session.commit()
     click.echo(f"Voided {invoice.number}: {invoice.void_reason}")
+    try:
+        stopped = cancel_in_flight(invoice.number)
+    except PaymentProviderError as exc:  # not configured: say what to do, the void stands
+        stopped = f"its card payment may still be open at Stripe ({exc}): cancel it in the Stripe dashboard"
+    if stopped:
+        click.echo(stopped)
 
 
 @billing.command("mark-paid")

@@ -169,4 +169,16 @@ def void(number: str):
         db.session.rollback()
         return _render_detail(number, void_form=form, void_error=str(exc), status=422)
     db.session.commit()
-    return _done(invoice.number, f"Invoice {invoice.number} is void.")
+    stopped = _stop_card_payment(invoice.number)
+    return _done(invoice.number, f"Invoice {invoice.number} is void." + (f" {stopped}" if stopped else ""))
+
+
+def _stop_card_payment(number: str) -> str | None:
+    """A card payment still in flight at Stripe is cancelled after the void (never inside its transaction)."""
+    from ..payments.charging import cancel_in_flight
+    from ..payments.services import StripeNotConfiguredError
+
+    try:
+        return cancel_in_flight(number)
+    except StripeNotConfiguredError:
+        return "Its card payment may still be open at Stripe: cancel it in the Stripe dashboard."

@@ -509,3 +509,46 @@ def charge_new_invoice(invoice: Invoice) -> str:
         _record_provider_error(invoice_id, exc)
         log.warning("charging %s failed: %s", number, exc)
         return f"{number}: card charge not done: {exc}"
+
+
+IN_FLIGHT = ("creating", "created", "requires_confirmation", "requires_action", "requires_payment_method",
+             "processing", "requires_capture", "failed", "error")
+
+
+def cancel_in_flight(number: str, *, gw: StripeGateway | None = None) -> str | None:
+    """After a void: cancel the invoice's PaymentIntent at Stripe if it may still collect; None if there is none.
+
+    If Stripe collected it already (or does so before the cancel lands), the
+    payment is recorded on the void invoice, which leaves the org a credit
+    balance flagged for a refund: money is never silently kept.
+    """
+    invoice = get_invoice(number)
+    last = _last_attempt(invoice.id)
+    if invoice.status != "void" or last is None or not last.stripe_payment_intent_id or last.status not in IN_FLIGHT:
+        return None
+    pi_id, key = last.stripe_payment_intent_id, f"{last.idempotency_key}-void-cancel"
+    try:
+        gw = stepped(gw)
+        try:
+            pi = gw.cancel_payment_intent(pi_id, idempotency_key=key)
+        except PaymentProviderError:
+            pi = gw.retrieve_payment_intent(pi_id)
+    except PaymentProviderError as exc:
+        db.session.rollback()
+        claim_write_lock()
+        invoice = get_invoice(number)
+        invoice.charge_message = (f"The invoice is void but its payment {pi_id} could not be cancelled at Stripe "
+                                  f"({exc}): cancel it in the Stripe dashboard")
+        record_audit("invoice.charge_cancel_failed", "invoice", number, note=invoice.charge_message)
+        db.session.commit()
+        return invoice.charge_message
+    invoice = get_invoice(number)
+    last = db.session.get(ChargeAttempt, last.id)
+    if pi.get("status") == "succeeded":
+        note = settle_paid(invoice, last, pi)
+        db.session.commit()
+        return f"{number}: {note}"
+    _touch(last, "canceled", "cancelled at Stripe because the invoice was voided")
+    record_audit("invoice.charge_cancelled", "invoice", number, after={"payment_intent": pi_id})
+    db.session.commit()
+    return f"{number}: payment {pi_id} cancelled at Stripe"

@@ -166,3 +166,22 @@ def test_a_bank_refund_of_a_credit_balance_is_recorded_by_finance(app, session):
     assert (invoice.status, ledger.balance_of(invoice).balance) == ("paid", D("0.00"))
     refund = session.execute(sa.select(Payment).filter_by(kind="refund")).scalar_one()
     assert (refund.amount_chf, refund.method, refund.reference) == (D("-41.90"), "bank_transfer", "ZKB-OUT-7")
+
+
+def test_voiding_an_invoice_whose_payment_is_in_flight_cancels_it_at_stripe(on_fake, runner):
+    from pieced_admin.payments.services import PaymentProviderError
+
+    org, invoice = _card_invoice(on_fake, "pm_card_visa")
+    # The PaymentIntent is created, but Stripe fails every confirmation: it stays open at Stripe.
+    on_fake.fail("POST", r"/v1/payment_intents/[^/]+/confirm", 500, times=10)
+    with pytest.raises(PaymentProviderError):
+        charge_invoice(invoice.number)
+    [pi_id] = on_fake.created["payment_intent"]
+    assert on_fake.payment_intents[pi_id]["status"] == "requires_confirmation"
+    result = runner.invoke(args=["billing", "void", invoice.number, "--reason", "issued twice"])
+    assert result.exit_code == 0, result.output
+    assert f"payment {pi_id} cancelled at Stripe" in result.output
+    assert on_fake.payment_intents[pi_id]["status"] == "canceled"
+    [cancel] = on_fake.requests_to("POST", f"/v1/payment_intents/{pi_id}/cancel")
+    assert cancel.idempotency_key.endswith("-void-cancel")
+    assert _reload(invoice).status == "void"
