@@ -93,3 +93,30 @@ def not_ours(payment_id: int):
     db.session.commit()
     flash(f"Payment {payment_id} marked not ours.", "success")
     return redirect(url_for(".unmatched")), 303
+
+
+@bp.post("/orgs/<org_id>/refund-credit")
+@roles(ROLE_ADMIN, ROLE_FINANCE)
+def refund_credit(org_id: str):
+    """Refund (part of) the org's credit balance: to the card (Stripe Refund) or as a recorded bank transfer."""
+    from decimal import Decimal, InvalidOperation
+
+    from .refunds import refund_credit as refund
+    from .services import PaymentProviderError
+
+    back = redirect(url_for("orgs.detail", org_id=org_id)), 303
+    try:
+        amount = Decimal((request.form.get("amount") or "").strip().replace("\u2019", "").replace("'", ""))
+    except InvalidOperation:
+        flash("Enter the amount to refund, like 41.90.", "error")
+        return back
+    try:
+        refund(org_id, amount, method=request.form.get("method") or "card",
+               reference=(request.form.get("reference") or "").strip() or None)
+    except (BillingInputError, PaymentProviderError) as exc:
+        db.session.rollback()
+        flash(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "error")
+        return back
+    db.session.commit()
+    flash(f"CHF {amount} of the credit balance refunded.", "success")
+    return back

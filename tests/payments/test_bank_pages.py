@@ -107,3 +107,23 @@ def test_assigning_to_an_org_puts_it_on_the_org_credit(finance_client, session):
     assert ledger.org_credits() == {"org-bank-102": Decimal("42.00"), "org-bank-107": Decimal("11.90")}
     dash = _text(finance_client.get("/"))
     assert 'id="attention-credits"' in dash and "CHF 53.90 in all" in dash
+
+
+def test_the_org_page_shows_the_credit_and_finance_records_a_bank_refund(finance_client, session):
+    from pieced_admin.billing.issuing import mark_paid
+
+    _setup(session)
+    with clock.pinned("2026-11-18"):
+        mark_paid("PC-2026-0101", amount=Decimal("150.00"))          # 41.90 to the org's credit
+    session.commit()
+    page = _text(finance_client.get("/orgs/org-bank-101"))
+    assert re.search(r'id="org-credit"><div class="label">Credit balance</div><div class="value">CHF 41.90', page)
+    assert 'id="org-refund"' in page
+    resp = Poster(finance_client)("/orgs/org-bank-101/refund-credit",
+                                  {"amount": "41.90", "method": "bank_transfer", "reference": "ZKB-OUT-1"})
+    assert resp.status_code == 303
+    assert ledger.org_credit_chf("org-bank-101") == Decimal("0.00")
+    page = _text(finance_client.get("/orgs/org-bank-101"))
+    assert "CHF 41.90 of the credit balance refunded" in page and 'id="org-refund"' not in page
+    audit = db.session.execute(sa.select(AuditLog).filter_by(action="org.credit_refunded")).scalar_one()
+    assert audit.after["method"] == "bank_transfer"
