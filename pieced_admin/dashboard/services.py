@@ -259,7 +259,7 @@ def money_problems(limit: int = ATTENTION_LIMIT) -> MoneyProblems:
     top = sorted(credits.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
     if top:
         names = dict(db.session.execute(
-            sa.select(OrgBillingConfig.zitadel_org_id, _org_name())
+            sa.select(OrgBillingConfig.zitadel_org_id, OrgBillingConfig.display_name)
             .where(OrgBillingConfig.zitadel_org_id.in_([org for org, _ in top]))).all())
     return MoneyProblems(
         unmatched_count=count, unmatched_amount=amount,
