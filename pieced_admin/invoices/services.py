@@ -139,7 +139,7 @@ def _conditions(query: InvoiceQuery, today: date) -> list:
     elif status == "partly_paid":
         conds += [Invoice.status == "issued", ledger.paid_expr() > 0]
     elif status == "credit":
-        conds.append(ledger.balance_expr() < 0)
+        conds.append(Invoice.id.in_(sa.select(ledger.credit_invoices().subquery().c.id)))
     elif status:
         conds.append(Invoice.status == status)
     if query.entity:

@@ -127,3 +127,22 @@ def test_the_org_page_shows_the_credit_and_finance_records_a_bank_refund(finance
     assert "CHF 41.90 of the credit balance refunded" in page and 'id="org-refund"' not in page
     audit = db.session.execute(sa.select(AuditLog).filter_by(action="org.credit_refunded")).scalar_one()
     assert audit.after["method"] == "bank_transfer"
+
+
+def test_the_invoice_page_shows_its_ledger_and_records_a_part_payment(finance_client, session):
+    _setup(session)
+    with clock.pinned("2026-11-18"):
+        _upload(finance_client, "qr-day1-camt054-v08.xml")          # PC-2026-0106: 100.00 of 108.10
+        page = _text(finance_client.get("/invoices/PC-2026-0106"))
+        assert 'id="invoice-ledger"' in page and "261116CH0000PA04" not in page   # the bank's id stays internal
+        assert re.search(r'id="invoice-balance">8.10<', page)
+        assert "badge-partly-paid" in page and "Mark paid · CHF 8.10" in page
+        resp = Poster(finance_client)("/invoices/PC-2026-0106/mark-paid",
+                                      {"paid_on": "2026-11-18", "method": "bank_transfer", "amount": "5.00",
+                                       "reference": "CASH"})
+        assert resp.status_code == 302
+        page = _text(finance_client.get("/invoices/PC-2026-0106"))
+        assert "A part payment of PC-2026-0106 is recorded (18.11.2026, bank transfer); balance due CHF 3.10." in page
+        assert re.search(r'id="invoice-balance">3.10<', page)
+        overpaid = _text(finance_client.get("/invoices/PC-2026-0107"))
+        assert 'id="invoice-credit"' in overpaid and "11.90" in overpaid
