@@ -73,7 +73,8 @@ AGING = (
 
 def receivables(today: date) -> Receivables:
     """Issued, unpaid invoices by age and balance due: a day overdue is `today - due_date` (due today is not)."""
-    balance = ledger.balance_expr()
+    paid = ledger.paid_per_invoice(of_status="issued")
+    balance = ledger.balance_expr(paid=sa.func.coalesce(paid.c.paid, 0))
     columns = []
     for _key, _label, least, most in AGING:
         cond = sa.true()
@@ -82,7 +83,8 @@ def receivables(today: date) -> Receivables:
         if most is not None:
             cond = sa.and_(cond, Invoice.due_date >= today - timedelta(days=most))
         columns += [_sum_if(cond, 1), _sum_if(cond, balance)]
-    row = db.session.execute(sa.select(*columns).where(Invoice.status == "issued")).one()
+    row = db.session.execute(sa.select(*columns).select_from(Invoice)
+                             .outerjoin(paid, paid.c.invoice_id == Invoice.id).where(Invoice.status == "issued")).one()
     buckets = []
     for i, (key, label, _least, _most) in enumerate(AGING):
         args = {"status": "not_due"} if key == "not_due" else {"status": "overdue", "aging": key}

@@ -138,23 +138,27 @@ def balance_of(invoice: Invoice) -> InvoiceBalance:
     return balances_of([invoice.id])[invoice.id]
 
 
-def paid_per_invoice(org_ids=None):
-    """(invoice_id, paid) for every invoice with ledger rows: one grouped pass over the ledger."""
+def paid_per_invoice(*, of_status: str | None = None):
+    """(invoice_id, paid): the ledger summed per invoice, optionally only for invoices of one status."""
     stmt = sa.select(Payment.invoice_id.label("invoice_id"), sa.func.sum(Payment.amount_chf).label("paid")) \
         .where(Payment.invoice_id.is_not(None))
-    if org_ids is not None:
-        stmt = stmt.where(Payment.zitadel_org_id.in_(list(org_ids)))
+    if of_status is not None:
+        stmt = stmt.where(Payment.invoice_id.in_(sa.select(Invoice.id).where(Invoice.status == of_status)))
     return stmt.group_by(Payment.invoice_id).subquery("paid_per_invoice")
 
 
 def credit_invoices(org_ids=None):
-    """(id, org, credit) of the invoices holding credit (balance below 0), from one grouped pass.
+    """(id, org, amount) of the invoices holding credit (balance below 0), from one grouped pass.
 
     Cheaper than `credit_total_expr()` row by row when every invoice is looked
     at (the dashboard, the list's "credit" filter): the ledger is summed once
     and joined, instead of a lookup per invoice.
     """
-    paid = paid_per_invoice(org_ids)
+    stmt = sa.select(Payment.invoice_id.label("invoice_id"), sa.func.sum(Payment.amount_chf).label("paid")) \
+        .where(Payment.invoice_id.is_not(None))
+    if org_ids is not None:
+        stmt = stmt.where(Payment.zitadel_org_id.in_(list(org_ids)))
+    paid = stmt.group_by(Payment.invoice_id).subquery("paid_per_invoice")
     balance = balance_expr(Invoice, paid=paid.c.paid)
     return (sa.select(Invoice.id.label("id"), Invoice.zitadel_org_id.label("org"), (-balance).label("amount"))
             .join(paid, paid.c.invoice_id == Invoice.id).where(balance < 0))
