@@ -19,7 +19,7 @@ from .. import clock
 from ..audit import record_audit
 from ..billing.issuing import BillingInputError, InvoiceNotFoundError
 from ..extensions import db
-from ..models import Invoice, OrgBillingConfig, Payment
+from ..models import OrgBillingConfig, Payment
 from . import ledger
 
 __all__ = ["unmatched_payments", "unmatched_summary", "assign_payment", "mark_not_ours", "UnmatchedPayment"]

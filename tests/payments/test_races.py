@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
