@@ -706,7 +706,7 @@ def mark_paid(
     if invoice.status == "paid":
         raise BillingInputError(f"invoice {invoice.number} is already paid (on {invoice.paid_at.astimezone(billing_zone()).date().isoformat()})")
     if invoice.status == "void":
-        raise BillingInputError(f"invoice {invoice.number} is void and cannot be paid")
+        raise BillingInputError(f"invoice {invoice.number} is already void and cannot be paid")
     now = now or utcnow()
     today = local_today(now)
     paid_on = paid_on or today
