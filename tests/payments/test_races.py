@@ -163,3 +163,42 @@ def test_void_racing_mark_paid_has_exactly_one_winner(fresh_db):
                 assert "already void" in str(paid)
                 assert (inv.status, payments, audits) == ("void", 0, ["invoice.void"])
             db.session.remove()
+
+
+def test_void_racing_mark_paid_through_the_pages_never_answers_500(fresh_db, oidc_provider):
+    """The same race as above through HTTP: two people, two browsers; one 302, one 422 with the reason."""
+    from ..conftest import login_as
+    from ..orgs.support import Poster
+
+    app = fresh_db.app
+    finance, admin = app.test_client(), app.test_client()
+    login_as(finance, "finance", oidc_provider)
+    login_as(admin, "admin", oidc_provider)
+    pay, void = Poster(finance), Poster(admin)
+    for n in range(5):
+        with app.app_context():
+            number = make_invoice(make_org(f"org-http-race-{n}"), issued=date(2026, 11, 3)).number
+            db.session.commit()
+            db.session.remove()
+        barrier = threading.Barrier(2)
+        answers = {}
+
+        def send(name, poster, url, data):
+            barrier.wait()
+            answers[name] = poster(url, data).status_code
+
+        threads = [
+            threading.Thread(target=send, args=("paid", pay, f"/invoices/{number}/mark-paid",
+                                                {"paid_on": "2026-11-20", "method": "bank_transfer"})),
+            threading.Thread(target=send, args=("void", void, f"/invoices/{number}/void", {"reason": "duplicate"})),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(answers.values()) == [302, 422], answers
+        with app.app_context():
+            inv = db.session.execute(sa.select(Invoice).filter_by(number=number)).scalar_one()
+            audits = db.session.execute(sa.select(AuditLog.action).filter_by(object_id=number)).scalars().all()
+            assert (inv.status, audits) in (("paid", ["invoice.mark_paid"]), ("void", ["invoice.void"]))
+            db.session.remove()
