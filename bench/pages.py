@@ -4,7 +4,8 @@ Run: .venv/bin/python bench/pages.py [--orgs N] [--invoices N] [--clients C] [--
 
 What it does:
 - starts a throwaway PostgreSQL (tests/peers/postgres.py), migrates it, and bulk-loads orgs,
-  cards and invoices with COPY (invoices carry no lines: the pages measured show none);
+  cards and invoices with COPY (invoices carry no lines: the pages measured show none), and the
+  payments ledger (paid invoices' payments, part payments, overpayments, unmatched bank payments);
 - serves the app with werkzeug's threaded server, as `pieced-admin dev` does;
 - logs a finance user in through the real OIDC flow against the local mock provider
   (`start_oidc_provider` of `pieced-admin dev`): no session is forged;
@@ -47,6 +48,9 @@ PAGES = [
     ("/invoices?status=overdue&sort=due&dir=asc", "invoice list, overdue by due date"),
     ("/invoices?q=org-0042&sort=total&dir=desc", "invoice list, search"),
     ("/invoices?page=1000", "invoice list, page 1000"),
+    ("/invoices?status=partly_paid", "invoice list, partly paid"),
+    ("/invoices?status=credit", "invoice list, credit"),
+    ("/payments/unmatched", "unmatched bank payments"),
     ("/orgs", "org list"),
     ("/healthz", "health check"),
 ]
@@ -150,6 +154,27 @@ def load(url: str, orgs: int, invoices: int, seed: int = 7) -> dict:
         for (entity_id, year), last in sequences.items():
             cur.execute("INSERT INTO invoice_number_counters (billing_entity_id, year, last_number) "
                         "VALUES (%s, %s, %s)", (entity_id, year, last))
+        # The ledger: every paid invoice's payment, a part payment on one open invoice in 20, an
+        # overpayment on one paid invoice in 97, and 200 bank payments nobody's.
+        cur.execute("""
+            INSERT INTO payments (invoice_id, zitadel_org_id, amount_chf, currency, booked_on, method, reference,
+                                  source, source_id, created_by)
+            SELECT id, zitadel_org_id, total_chf, currency, (paid_at AT TIME ZONE 'Europe/Zurich')::date,
+                   'bank_transfer', payment_reference, 'bank_file', 'bench-paid-' || id, 'bench'
+            FROM invoices WHERE status = 'paid'
+            UNION ALL
+            SELECT id, zitadel_org_id, round(total_chf / 2, 2), currency, (issued_at AT TIME ZONE 'Europe/Zurich')::date,
+                   'bank_transfer', NULL, 'bank_file', 'bench-part-' || id, 'bench'
+            FROM invoices WHERE status = 'issued' AND id % 20 = 0
+            UNION ALL
+            SELECT id, zitadel_org_id, 10.00, currency, (paid_at AT TIME ZONE 'Europe/Zurich')::date,
+                   'bank_transfer', NULL, 'bank_file', 'bench-over-' || id, 'bench'
+            FROM invoices WHERE status = 'paid' AND id % 97 = 0
+            UNION ALL
+            SELECT NULL, NULL, 42.00, 'CHF', CURRENT_DATE - n, 'bank_transfer', 'RF18UNKNOWN' || n, 'bank_file',
+                   'bench-unmatched-' || n, 'bench'
+            FROM generate_series(1, 200) AS n
+        """)
         conn.commit()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")

@@ -99,6 +99,7 @@ def create_app(config: dict | None = None, *, web: bool = True) -> Flask:
     from .entities import routes as entities
     from .invoices import routes as invoices
     from .orgs import routes as orgs
+    from .payments import bank_routes as bank
     from .payments import routes as payments
     from .pricing import routes as pricing
     from .reminders import routes as reminders
@@ -106,7 +107,7 @@ def create_app(config: dict | None = None, *, web: bool = True) -> Flask:
     from .tenants import routes as tenants
 
     for module in (auth, api, dashboard, pricing, orgs, entities, invoices, credit_notes, tenants, runs, payments,
-                   reminders):
+                   bank, reminders):
         app.register_blueprint(module.bp)
 
     from .cli import register_commands

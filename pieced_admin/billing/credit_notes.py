@@ -70,13 +70,13 @@ def credit_note_numbers_by_invoice() -> dict[int, tuple[Decimal, list[str]]]:
 
 
 def balance_chf(invoice: Invoice, credited: Credited | None = None) -> Decimal:
-    """What the customer still owes: the total less its credit notes (a paid invoice counts as paid in full;
-    the payments ledger replaces that with its payments). Negative: the customer has credit."""
-    credited = credited if credited is not None else credited_totals([invoice.id]).get(invoice.id, Credited())
+    """What the customer still owes: the total less its credit notes and the payments of the ledger (§6).
+    Negative: the customer has credit. A void invoice owes nothing."""
+    from ..payments.ledger import balance_of
+
     if invoice.status == "void":
         return ZERO
-    paid = invoice.total_chf if invoice.status == "paid" else ZERO
-    return q2(invoice.total_chf - credited.total_chf - paid)
+    return q2(balance_of(invoice).balance)
 
 
 class CreditNoteError(BillingInputError):

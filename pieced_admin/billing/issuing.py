@@ -375,6 +375,7 @@ def _build_invoice(draft: InvoiceDraft, number: str, config: OrgBillingConfig, e
         entity_snapshot=entity_snapshot(entity),
         charge_status=_charge_status(config, usable_cards or set()),
         replaces_invoice_id=replaces.id if replaces is not None else None,
+        credit_applied_chf=Decimal("0.00"),
     )
     invoice.entity = entity
     invoice.replaces_number = replaces.number if replaces is not None else None  # for the PDF (not a column)
@@ -391,10 +392,12 @@ def _build_invoice(draft: InvoiceDraft, number: str, config: OrgBillingConfig, e
 
 def _issue_one(draft: InvoiceDraft, config: OrgBillingConfig, entity: BillingEntity, year: int,
                issued_at: datetime, actor: str, render_pdfs: PdfRenderer | None,
-               usable_cards: set[str]) -> tuple[Invoice, bool]:
+               usable_cards: set[str], credit_left: list[Decimal] | None = None) -> tuple[Invoice, bool]:
     """Number, build, render and store one invoice inside a savepoint (undone whole on failure).
 
     Returns the invoice and whether it was created now (False: issued before).
+    `credit_left` ([amount]) is the org's credit balance still to use: the
+    invoice takes what it can (printed on it), and the ledger moves it.
     """
     with db.session.begin_nested():
         _lock_counter(entity.id, year)
@@ -405,6 +408,8 @@ def _issue_one(draft: InvoiceDraft, config: OrgBillingConfig, entity: BillingEnt
         replaces = replaced_invoice(draft, voided_invoices([draft.org_id], draft.period).get(draft.org_id, []))
         invoice = _build_invoice(draft, invoice_number(entity.invoice_prefix, year, sequence), config,
                                  entity, issued_at, actor, platform_payment_terms(), replaces, usable_cards)
+        if credit_left and credit_left[0] > 0:
+            invoice.credit_applied_chf = min(credit_left[0], invoice.total_chf)
         pdf = None
         if render_pdfs is not None:
             (pdf,) = render_pdfs([invoice])
@@ -420,6 +425,10 @@ def _issue_one(draft: InvoiceDraft, config: OrgBillingConfig, entity: BillingEnt
                    "due_date": invoice.due_date, "lines": len(invoice.lines)},
         )
         db.session.flush()
+        if invoice.credit_applied_chf:
+            from ..payments.ledger import apply_credit
+
+            credit_left[0] -= apply_credit(invoice, invoice.credit_applied_chf)
     return invoice, True
 
 
@@ -478,6 +487,10 @@ def issue_drafts(
     actor, _user_id = current_actor()
     entities = _entities_by_id()
     usable_cards = set() if config.pay_by_invoice else card_orgs_with_usable_card([org_id])
+    from ..payments.ledger import credit_sources
+
+    # The org's credit balance, its sources locked: the new invoices use it (SPEC §6).
+    credit_left = [sum((amount for _src, amount in credit_sources(org_id)), Decimal("0.00"))]
 
     for draft in sorted(drafts, key=lambda d: d.billing_entity_id):
         result.warnings.extend(w for w in draft.warnings if w not in result.warnings)
@@ -494,7 +507,8 @@ def issue_drafts(
         if problem:
             raise BillingInputError(problem)
         try:
-            invoice, created = _issue_one(draft, config, entity, year, issued_at, actor, render_pdfs, usable_cards)
+            invoice, created = _issue_one(draft, config, entity, year, issued_at, actor, render_pdfs, usable_cards,
+                                          credit_left)
         except sa.exc.DataError as exc:
             # A value the columns cannot hold that issue_blocker did not foresee: our savepoint is gone.
             log.warning("issuing %s %s: the database refused a value: %s", org_id, period.key, exc.orig)
@@ -666,6 +680,9 @@ def issue_batch(
     # Numbers follow the order of the orgs in the batch, per entity.
     todo.sort(key=lambda item: item[0].billing_entity_id)
     voided = voided_invoices(list(result.results), period)
+    from ..payments.ledger import apply_credit, org_credits
+
+    credits = org_credits({d.org_id for d, _c in todo}) if todo else {}  # one statement: few orgs have one
 
     rendered: dict[tuple[str, int, str], bytes] = {}  # (org, entity, number) -> PDF: kept across re-numbering
     while True:
@@ -678,8 +695,13 @@ def issue_batch(
             sequence[entity.id] += 1
             number = invoice_number(entity.invoice_prefix, year, sequence[entity.id])
             replaces = replaced_invoice(draft, voided.get(draft.org_id, []))
-            built.append((_build_invoice(draft, number, config, entity, issued_at, actor, default_terms, replaces,
-                                         usable_cards), draft))
+            invoice = _build_invoice(draft, number, config, entity, issued_at, actor, default_terms, replaces,
+                                     usable_cards)
+            left = credits.get(draft.org_id, Decimal("0.00")) - sum(
+                (b.credit_applied_chf for b, d in built if d.org_id == draft.org_id), Decimal("0.00"))
+            if left > 0:
+                invoice.credit_applied_chf = min(left, invoice.total_chf)
+            built.append((invoice, draft))
         if render_pdfs is None or not built:
             break
         missing = [inv for inv, _d in built if (inv.zitadel_org_id, inv.billing_entity_id, inv.number) not in rendered]
@@ -708,6 +730,9 @@ def issue_batch(
             invoice.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
             documents.append((invoice, pdf))
     _insert_issued(invoices, documents)
+    for invoice in invoices:
+        if invoice.credit_applied_chf:
+            apply_credit(db.session.get(Invoice, invoice.id), invoice.credit_applied_chf)
     for invoice, draft in built:
         result.results[draft.org_id].issued.append(invoice)
         record_audit(
@@ -797,17 +822,29 @@ def _insert_issued(invoices: Sequence[Invoice], documents: Sequence[tuple[Invoic
 def void_invoice(number: str, reason: str, *, now: datetime | None = None,
                  render_pdf: bool = True) -> Invoice:
     """Void an unpaid invoice: its cancellation credit note (everything that remains) is issued in the same
-    transaction; its number stays used and the month can be issued again. Flushes; the caller commits."""
-    from .credit_notes import CreditNoteError, _lock_invoice, build_plan, issue_credit_note
+    transaction; its number stays used and the month can be issued again. Flushes; the caller commits.
+
+    The invoice row is locked and read again first: of a void racing a payment
+    (or another void) exactly one wins, the other is told "already paid/void".
+    """
+    from ..payments import ledger
+    from .credit_notes import CreditNoteError, build_plan, issue_credit_note
 
     reason = (reason or "").strip()
     if not reason:
         raise BillingInputError("a reason is required to void an invoice")
-    invoice = _lock_invoice(number)  # the row lock first; its state is read again inside it
+    invoice = ledger.lock_invoice(number=number)  # the row lock first; its state is read again inside it
+    if invoice is None:
+        raise InvoiceNotFoundError(f"unknown invoice number {number!r}")
     if invoice.status == "void":
         raise BillingInputError(f"invoice {invoice.number} is already void")
     if invoice.status == "paid":
         raise BillingInputError(f"invoice {invoice.number} is paid and cannot be voided: credit it instead")
+    paid = ledger.balance_of(invoice).paid
+    if paid != 0:
+        raise BillingInputError(
+            f"invoice {invoice.number} is partly paid ({paid} received) and cannot be voided: "
+            "credit it instead, or refund the payment first")
     try:
         build_plan(invoice, void=True)
     except CreditNoteError:
@@ -836,16 +873,31 @@ def mark_paid(
     paid_on: date | None = None,
     reference: str | None = None,
     method: str = "bank_transfer",
+    amount: Decimal | None = None,
+    source: str = "manual",
+    source_id: str | None = None,
     now: datetime | None = None,
 ) -> Invoice:
-    """Record a payment of an issued invoice (refused for paid or void ones)."""
+    """Record a payment of the balance due (or `amount`) of an issued invoice, in its row lock.
+
+    Refused for paid or void invoices ("already paid"/"is void"): of concurrent
+    calls exactly one writes its ledger row and its audit row.
+    """
+    from ..payments import ledger
+
     if method not in PAYMENT_METHODS:
         raise BillingInputError(f"unknown payment method {method!r}: use one of {', '.join(PAYMENT_METHODS)}")
-    invoice = get_invoice(number)
+    if amount is not None:
+        amount = Decimal(amount)
+        if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+            raise BillingInputError(f"the amount {amount} must be positive, in francs and Rappen")
+    invoice = ledger.lock_invoice(number=number)
+    if invoice is None:
+        raise InvoiceNotFoundError(f"unknown invoice number {number!r}")
     if invoice.status == "paid":
         raise BillingInputError(f"invoice {invoice.number} is already paid (on {invoice.paid_at.astimezone(billing_zone()).date().isoformat()})")
     if invoice.status == "void":
-        raise BillingInputError(f"invoice {invoice.number} is void and cannot be paid")
+        raise BillingInputError(f"invoice {invoice.number} is already void and cannot be paid")
     now = now or utcnow()
     today = local_today(now)
     paid_on = paid_on or today
@@ -855,23 +907,29 @@ def mark_paid(
     if paid_on < issued_day:
         raise BillingInputError(
             f"the payment date {paid_on.isoformat()} is before the invoice was issued ({issued_day.isoformat()})")
-    # A past day is recorded at local noon, so its date reads the same in every time zone nearby.
-    paid_at = now if paid_on == today else datetime.combine(paid_on, time(12), tzinfo=billing_zone())
-    actor, _ = current_actor()
-    invoice.status = "paid"
-    invoice.paid_at = paid_at.astimezone(timezone.utc)
-    invoice.payment_reference = (reference or "").strip() or None
-    invoice.payment_method = method
-    invoice.paid_by = actor
-    if invoice.charge_status in ("pending", "no_payment_method", "failed"):
-        invoice.charge_status = "settled_otherwise"
-    record_audit("invoice.mark_paid", "invoice", invoice.number, before={"status": "issued"},
-                 after={"status": "paid", "paid_on": paid_on, "reference": invoice.payment_reference,
-                        "method": method, "total_chf": invoice.total_chf})
+    before = ledger.balance_of(invoice)
+    amount = before.balance if amount is None else amount
+    if amount <= 0:
+        raise BillingInputError(f"invoice {invoice.number} has no balance due")
+    payment = ledger.record(
+        invoice=invoice, amount=amount, booked_on=paid_on, method=method, reference=reference,
+        source=source, source_id=source_id or ledger.new_source_id("mark-paid"), currency=invoice.currency,
+    )
+    if payment is None:
+        raise BillingInputError(f"invoice {invoice.number}: this payment ({source} {source_id}) is recorded already")
+    ledger.settle(invoice, payment, now=now)
+    balance = before.balance - payment.amount_chf
+    record_audit("invoice.mark_paid", "invoice", invoice.number,
+                 before={"status": "issued", "balance_chf": before.balance},
+                 after={"status": invoice.status, "paid_on": paid_on, "reference": payment.reference,
+                        "method": method, "amount_chf": payment.amount_chf, "balance_chf": balance,
+                        "total_chf": invoice.total_chf, "payment_id": payment.id})
     db.session.flush()
     return invoice
 
 
 def outstanding_chf(invoice: Invoice) -> Decimal:
-    """What is still owed on an invoice (no partial payments: the total until paid)."""
-    return invoice.total_chf if invoice.status == "issued" else Decimal("0.00")
+    """What is still owed on an invoice: its balance due from the ledger (0 unless issued)."""
+    from ..payments.ledger import balance_of
+
+    return max(balance_of(invoice).balance, Decimal("0.00")) if invoice.status == "issued" else Decimal("0.00")

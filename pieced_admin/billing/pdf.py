@@ -89,6 +89,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "pay_by_qr": ("Please pay {currency} {amount} by {due} using the QR-bill below, "
                       "or by bank transfer to IBAN {iban} with the reference {reference}."),
         "pay_by_card": "The amount of {currency} {amount} is charged to the payment card on file.",
+        "credit_applied": "Credit applied",
+        "amount_due": "Amount due {currency}",
+        "paid_by_credit": "Your credit balance covers this invoice: nothing is to be paid.",
         "thanks": "Thank you for your business.",
         "void": "VOID",
         "no_qr_preview": "No QR-bill: {problem}",
@@ -161,6 +164,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "pay_by_qr": ("Bitte bezahlen Sie {currency} {amount} bis zum {due} mit dem QR-Zahlteil unten oder per "
                       "Überweisung auf IBAN {iban} mit der Referenz {reference}."),
         "pay_by_card": "Der Betrag von {currency} {amount} wird Ihrer hinterlegten Zahlungskarte belastet.",
+        "credit_applied": "Verrechnetes Guthaben",
+        "amount_due": "Zu bezahlen {currency}",
+        "paid_by_credit": "Ihr Guthaben deckt diese Rechnung: Es ist nichts zu bezahlen.",
         "thanks": "Vielen Dank für Ihren Auftrag.",
         "void": "STORNIERT",
         "no_qr_preview": "Kein QR-Zahlteil: {problem}",
@@ -456,29 +462,39 @@ def _invoice_context(invoice, for_pdf: bool) -> dict:
     vat_summary = t["vat_summary"].format(rate=rate, currency=currency, net=money(invoice.net_chf),
                                           vat=money(invoice.vat_chf))
 
+    # The org's credit balance used at issue: the QR-bill and the card charge are for what is left.
+    credit = Decimal(getattr(invoice, "credit_applied_chf", None) or 0)
+    due = Decimal(invoice.total_chf) - credit
+    if credit:
+        totals[-1] = (*totals[-1][:2], "gross")
+        totals.append((t["credit_applied"], money(-credit), "credit"))
+        totals.append((t["amount_due"].format(currency=currency), money(due), "total"))
+
     charge_status = getattr(invoice, "charge_status", None)
     card = charge_status is not None
     card_failed = charge_status in CARD_UNUSABLE
     ctx["doc_label"] = f"{t['invoice']} {ctx['number']}"
     qr = _Qr(None, None)
-    if not card or card_failed:
+    if (not card or card_failed) and due > 0:
         issued_on = _local_date(invoice.issued_at)
         s1 = swico_s1(number=ctx["number"], issued_on=issued_on, uid=uid_digits((invoice.entity_snapshot or {})
                       .get("vat_number")), vat_rate=invoice.vat_rate, terms_days=terms) if issued_on else ""
-        qr = _qr_for(invoice, Decimal(invoice.total_chf), t["qr_info_invoice"].format(number=ctx["number"]), lang,
+        qr = _qr_for(invoice, due, t["qr_info_invoice"].format(number=ctx["number"]), lang,
                      for_pdf=for_pdf, billing_information=s1)
     qr_ctx = _qr_context(qr, ctx, invoice)
-    if qr.bill is not None:
+    if due <= 0:
+        payment_text = t["paid_by_credit"]
+    elif qr.bill is not None:
         if qr_ctx["bank"]["reference"]:
             meta.append((t["reference"], qr_ctx["bank"]["reference"]))
         payment_text = t["pay_by_qr"].format(
-            currency=currency, amount=money(invoice.total_chf), due=_fmt_date(invoice.due_date),
+            currency=currency, amount=money(due), due=_fmt_date(invoice.due_date),
             iban=qr_ctx["bank"]["iban"], reference=qr_ctx["bank"]["reference"],
         )
         if card_failed:
             payment_text = t["card_failed"] + " " + payment_text
     elif card:
-        payment_text = t["pay_by_card"].format(currency=currency, amount=money(invoice.total_chf))
+        payment_text = t["pay_by_card"].format(currency=currency, amount=money(due))
     else:
         payment_text = ""
     ctx.update({

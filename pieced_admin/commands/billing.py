@@ -123,12 +123,21 @@ def void(number: str, reason: str) -> None:
     from ..billing.credit_notes import credit_notes_of, send_credit_note_email
     from ..billing.issuing import void_invoice
 
+    from ..integrations.stripe_pay import PaymentProviderError
+    from ..payments.charging import cancel_in_flight
+
     with translate_errors():
         invoice = void_invoice(number, reason)
         db.session.commit()
     notes = [n for n in credit_notes_of(invoice) if n.kind == "void"]
     cancelled = f", cancelled by credit note {notes[-1].number}" if notes else ""
     click.echo(f"Voided {invoice.number}{cancelled}: {invoice.void_reason}")
+    try:
+        stopped = cancel_in_flight(invoice.number)
+    except PaymentProviderError as exc:  # not configured: say what to do, the void stands
+        stopped = f"its card payment may still be open at Stripe ({exc}): cancel it in the Stripe dashboard"
+    if stopped:
+        click.echo(stopped)
     for note in notes:
         for line in send_credit_note_email(note.id).notes:
             click.echo(line)
@@ -170,15 +179,34 @@ def credit(number: str, reason: str, amount: str | None, as_json: bool) -> None:
 @click.option("--reference", default=None, help="Bank reference of the payment.")
 @click.option("--method", default="bank_transfer", show_default=True,
               type=click.Choice(["bank_transfer", "card", "other"]))
-def mark_paid_cmd(number: str, paid_on: str | None, reference: str | None, method: str) -> None:
-    """Record a payment of an issued invoice."""
+@click.option("--amount", default=None, metavar="CHF", help="Amount received (default: the whole balance due).")
+def mark_paid_cmd(number: str, paid_on: str | None, reference: str | None, method: str,
+                  amount: str | None) -> None:
+    """Record a payment of an issued invoice: its balance due, or the amount given."""
+    from decimal import Decimal, InvalidOperation
+
     from ..billing.issuing import mark_paid
+    from ..payments.ledger import balance_of
 
     day = parse_day(paid_on, "--paid-on") if paid_on else None
+    value = None
+    if amount is not None:
+        try:
+            value = Decimal(amount.replace("'", "").replace("’", ""))
+        except InvalidOperation:
+            raise CliError(f"--amount must be an amount like 150.00, got {amount!r}") from None
+        if not value.is_finite():
+            raise CliError(f"--amount must be an amount like 150.00, got {amount!r}")
     with translate_errors():
-        invoice = mark_paid(number, paid_on=day, reference=reference, method=method)
+        invoice = mark_paid(number, paid_on=day, reference=reference, method=method, amount=value)
+        balance = balance_of(invoice).balance
         db.session.commit()
-    click.echo(f"Marked {invoice.number} paid ({invoice.currency} {format_chf(invoice.total_chf)})")
+    if invoice.status == "paid":
+        click.echo(f"Marked {invoice.number} paid ({invoice.currency} {format_chf(invoice.total_chf)})"
+                   + (f"; {invoice.currency} {format_chf(-balance)} to the org's credit" if balance < 0 else ""))
+    else:
+        click.echo(f"Recorded {invoice.currency} {format_chf(value)} on {invoice.number}: partly paid, "
+                   f"balance due {invoice.currency} {format_chf(balance)}")
 
 
 @billing.command("pdf")

@@ -7,7 +7,7 @@ the same number of statements with ten invoices or a hundred thousand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ from flask import current_app, has_request_context, url_for
 from ..billing.days import Period, month_bounds
 from ..extensions import db
 from ..models import BillingEntity, BillingRun, Invoice, OrgBillingConfig, TenantUsage
+from ..payments import ledger
 from ..payments.services import card_orgs_without_payment_method
 from ..usage import late_usage_by_invoice
 from .chart import BarChart, Series, stacked_bars
@@ -72,7 +73,9 @@ AGING = (
 
 
 def receivables(today: date) -> Receivables:
-    """Issued, unpaid invoices by age: a day overdue is `today - due_date` (due today is not overdue)."""
+    """Issued, unpaid invoices by age and balance due: a day overdue is `today - due_date` (due today is not)."""
+    paid = ledger.paid_per_invoice(of_status="issued")
+    balance = ledger.balance_expr(paid=sa.func.coalesce(paid.c.paid, 0))
     columns = []
     for _key, _label, least, most in AGING:
         cond = sa.true()
@@ -80,8 +83,9 @@ def receivables(today: date) -> Receivables:
             cond = sa.and_(cond, Invoice.due_date <= today - timedelta(days=least))
         if most is not None:
             cond = sa.and_(cond, Invoice.due_date >= today - timedelta(days=most))
-        columns += [_sum_if(cond, 1), _sum_if(cond, Invoice.total_chf)]
-    row = db.session.execute(sa.select(*columns).where(Invoice.status == "issued")).one()
+        columns += [_sum_if(cond, 1), _sum_if(cond, balance)]
+    row = db.session.execute(sa.select(*columns).select_from(Invoice)
+                             .outerjoin(paid, paid.c.invoice_id == Invoice.id).where(Invoice.status == "issued")).one()
     buckets = []
     for i, (key, label, _least, _most) in enumerate(AGING):
         args = {"status": "not_due"} if key == "not_due" else {"status": "overdue", "aging": key}
@@ -233,6 +237,43 @@ class SourceProblem:
 
 
 @dataclass
+class MoneyProblems:
+    """Money that needs finance: bank payments nobody's, and credit balances to use or refund."""
+
+    unmatched_count: int = 0
+    unmatched_amount: Decimal = ZERO
+    credit_orgs: list[OrgProblem] = field(default_factory=list)
+    credit_count: int = 0
+    credit_amount: Decimal = ZERO
+
+    @property
+    def empty(self) -> bool:
+        return not (self.unmatched_count or self.credit_count)
+
+
+def money_problems(limit: int = ATTENTION_LIMIT) -> MoneyProblems:
+    """Unmatched bank payments (one statement) and the orgs holding a credit balance (one statement)."""
+    from ..billing.money import format_chf
+    from ..payments.unmatched import unmatched_summary
+
+    count, amount = unmatched_summary()
+    credits = ledger.org_credits()
+    names = {}
+    top = sorted(credits.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    if top:
+        names = dict(db.session.execute(
+            sa.select(OrgBillingConfig.zitadel_org_id, OrgBillingConfig.display_name)
+            .where(OrgBillingConfig.zitadel_org_id.in_([org for org, _ in top]))).all())
+    return MoneyProblems(
+        unmatched_count=count, unmatched_amount=amount,
+        credit_orgs=[OrgProblem(org_id=org, name=names.get(org) or org,
+                                problems=[f"CHF {format_chf(value)} to its credit (paid more than owed, or twice): "
+                                          "used on its next invoice unless refunded"]) for org, value in top],
+        credit_count=len(credits), credit_amount=sum(credits.values(), ZERO),
+    )
+
+
+@dataclass
 class Attention:
     orgs_incomplete: list[OrgProblem]
     orgs_incomplete_count: int
@@ -242,11 +283,12 @@ class Attention:
     overdue: list[OverdueInvoice]
     charges: list[ChargeProblem]
     charges_count: int
+    money: MoneyProblems = field(default_factory=MoneyProblems)
 
     @property
     def empty(self) -> bool:
         return not (self.orgs_incomplete or self.card_orgs_without_card or self.sources or self.overdue
-                    or self.charges)
+                    or self.charges) and self.money.empty
 
 
 def _blank(column):
@@ -339,7 +381,7 @@ def _with_org(stmt):
 def most_overdue(today: date, limit: int = ATTENTION_LIMIT) -> list[OverdueInvoice]:
     """The longest-overdue invoices first."""
     rows = db.session.execute(_with_org(
-        sa.select(Invoice.number, Invoice.zitadel_org_id, _org_name(), Invoice.total_chf, Invoice.due_date)
+        sa.select(Invoice.number, Invoice.zitadel_org_id, _org_name(), ledger.balance_expr(), Invoice.due_date)
         .select_from(Invoice))
         .where(Invoice.status == "issued", Invoice.due_date < today)
         .order_by(Invoice.due_date, Invoice.id).limit(limit)
@@ -372,7 +414,7 @@ def needs_attention(today: date) -> Attention:
         orgs_incomplete=incomplete, orgs_incomplete_count=incomplete_count,
         card_orgs_without_card=no_card, card_orgs_without_card_count=no_card_count,
         sources=usage_source_problems(today), overdue=most_overdue(today),
-        charges=charges, charges_count=charges_count,
+        charges=charges, charges_count=charges_count, money=money_problems(),
     )
 
 

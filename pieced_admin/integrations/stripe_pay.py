@@ -214,6 +214,31 @@ class StripeGateway:
         return self._call("creating a card setup link", self.client.v1.checkout.sessions.create, params,
                           {"idempotency_key": idempotency_key})
 
+    def create_payment_session(self, *, customer_id: str, amount_minor: int, currency: str, description: str,
+                               success_url: str, cancel_url: str, idempotency_key: str,
+                               metadata: dict[str, str]) -> dict:
+        """A Stripe-hosted payment page (Checkout, mode=payment) for one amount."""
+        params = {
+            "mode": "payment",
+            "customer": customer_id,
+            "payment_method_types": ["card"],
+            "line_items": [{"quantity": 1, "price_data": {
+                "currency": currency.lower(), "unit_amount": amount_minor, "product_data": {"name": description}}}],
+            "payment_intent_data": {"metadata": metadata},
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "metadata": metadata,
+        }
+        return self._call("creating a payment link", self.client.v1.checkout.sessions.create, params,
+                          {"idempotency_key": idempotency_key})
+
+    def create_refund(self, *, payment_intent_id: str, amount_minor: int, idempotency_key: str,
+                      metadata: dict[str, str]) -> dict:
+        """Refund part or all of a PaymentIntent's charge."""
+        params = {"payment_intent": payment_intent_id, "amount": amount_minor, "metadata": metadata}
+        return self._call("refunding the card payment", self.client.v1.refunds.create, params,
+                          {"idempotency_key": idempotency_key})
+
     # ------------------------------------------------------------------ payment intents
 
     def create_payment_intent(self, *, amount_minor: int, currency: str, customer_id: str, payment_method_id: str,
@@ -237,7 +262,7 @@ class StripeGateway:
         return self._call("reading the payment", self.client.v1.payment_intents.retrieve, payment_intent_id)
 
     def cancel_payment_intent(self, payment_intent_id: str, *, idempotency_key: str) -> dict:
-        return self._call("cancelling the declined payment", self.client.v1.payment_intents.cancel,
+        return self._call("cancelling the payment", self.client.v1.payment_intents.cancel,
                           payment_intent_id, {}, {"idempotency_key": idempotency_key})
 
     # ------------------------------------------------------------------ plumbing

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import Form, HiddenField, SearchField, SelectField, StringField, TextAreaField
-from wtforms.fields import DateField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.fields import DateField, DecimalField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from ..billing.days import Period
 from ..billing.issuing import PAYMENT_METHODS
@@ -83,6 +84,9 @@ class MarkPaidForm(FlaskForm):
     reference = StringField("Payment reference", filters=[_strip],
                             validators=[Optional(), Length(max=200, message="At most 200 characters.")],
                             render_kw={"placeholder": "e.g. the bank statement's reference", "autocomplete": "off"})
+    amount = DecimalField("Amount received", places=2,
+                          validators=[Optional(), NumberRange(min=Decimal("0.01"), message="Enter a positive amount.")],
+                          render_kw={"placeholder": "the whole balance due", "inputmode": "decimal", "step": "0.01"})
 
     def __init__(self, *args, today: date | None = None, **kwargs):
         super().__init__(*args, **kwargs)

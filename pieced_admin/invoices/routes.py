@@ -149,15 +149,18 @@ def mark_paid(number: str):
         return _render_detail(number, paid_form=form, status=422)
     try:
         invoice = issuing.mark_paid(number, paid_on=form.paid_on.data, reference=form.reference.data,
-                                    method=form.method.data)
+                                    method=form.method.data, amount=form.amount.data)
     except InvoiceNotFoundError as exc:
         abort(404, description=str(exc))
     except BillingInputError as exc:
         db.session.rollback()
         return _render_detail(number, paid_form=form, paid_error=str(exc), status=422)
     db.session.commit()
-    return _done(invoice.number, f"Invoice {invoice.number} is marked paid "
-                                 f"({form.paid_on.data:%d.%m.%Y}, {services.METHOD_LABELS[form.method.data].lower()}).")
+    when = f"{form.paid_on.data:%d.%m.%Y}, {services.METHOD_LABELS[form.method.data].lower()}"
+    if invoice.status == "issued":
+        return _done(invoice.number, f"A part payment of {invoice.number} is recorded ({when}); "
+                                     f"{services.balance_line(invoice)}.")
+    return _done(invoice.number, f"Invoice {invoice.number} is marked paid ({when}).")
 
 
 @bp.post("/invoices/<number>/void")
@@ -180,4 +183,17 @@ def void(number: str):
     notes = [n for n in credit_notes_of(invoice) if n.kind == "void"]
     mailed = [line for n in notes for line in send_credit_note_email(n.id).notes]
     cancelled = f", cancelled by credit note {notes[-1].number}" if notes else ""
-    return _done(invoice.number, f"Invoice {invoice.number} is void{cancelled}. " + " ".join(mailed))
+    stopped = _stop_card_payment(invoice.number)
+    return _done(invoice.number, f"Invoice {invoice.number} is void{cancelled}. " + " ".join(
+        [*mailed, *([stopped] if stopped else [])]))
+
+
+def _stop_card_payment(number: str) -> str | None:
+    """A card payment still in flight at Stripe is cancelled after the void (never inside its transaction)."""
+    from ..payments.charging import cancel_in_flight
+    from ..payments.services import StripeNotConfiguredError
+
+    try:
+        return cancel_in_flight(number)
+    except StripeNotConfiguredError:
+        return "Its card payment may still be open at Stripe: cancel it in the Stripe dashboard."

@@ -24,6 +24,7 @@ from sqlalchemy.orm import lazyload
 from ..billing.days import Period, month_bounds
 from ..billing.issuing import InvoiceNotFoundError
 from ..billing.money import fmt_amount
+from ..payments import ledger
 from ..payments.charging import ATTENTION_STATUSES
 from ..extensions import db
 from ..models import (
@@ -44,6 +45,8 @@ STATUS_FILTERS = {
     "issued": "Issued (unpaid)",
     "not_due": "Issued, not yet due",
     "overdue": "Overdue",
+    "partly_paid": "Partly paid",
+    "credit": "Credit (paid more than owed)",
     "paid": "Paid",
     "void": "Void",
 }
@@ -133,6 +136,10 @@ def _conditions(query: InvoiceQuery, today: date) -> list:
         conds += [Invoice.status == "issued", Invoice.due_date < today]
     elif status == "not_due":
         conds += [Invoice.status == "issued", Invoice.due_date >= today]
+    elif status == "partly_paid":
+        conds += [Invoice.status == "issued", ledger.paid_expr() > 0]
+    elif status == "credit":
+        conds.append(Invoice.id.in_(sa.select(ledger.credit_invoices().subquery().c.id)))
     elif status:
         conds.append(Invoice.status == status)
     if query.entity:
@@ -210,7 +217,7 @@ class InvoiceTotals:
     net: Decimal = Decimal("0.00")
     vat: Decimal = Decimal("0.00")
     total: Decimal = Decimal("0.00")
-    outstanding: Decimal = Decimal("0.00")   # issued, not yet paid
+    outstanding: Decimal = Decimal("0.00")   # the balances due of the issued invoices
     overdue: Decimal = Decimal("0.00")
     void_count: int = 0
     void_total: Decimal = Decimal("0.00")
@@ -224,6 +231,12 @@ class InvoiceRow:
     days_overdue: int
     credited_chf: Decimal = Decimal("0.00")  # its credit notes' totals
     balance_chf: Decimal = Decimal("0.00")   # billing.credit_notes.balance_chf
+    balance: Decimal = Decimal("0.00")   # what it still owes (negative: to the org's credit)
+    paid: Decimal = Decimal("0.00")      # payments allocated to it
+
+    @property
+    def partly_paid(self) -> bool:
+        return self.invoice.status == "issued" and self.paid > 0
 
     @property
     def overdue(self) -> bool:
@@ -258,15 +271,20 @@ def _money(value) -> Decimal:
 def invoice_totals(query: InvoiceQuery, today: date) -> InvoiceTotals:
     """Count and sums of every invoice the filter matches (one statement: at most six groups)."""
     overdue = sa.and_(Invoice.status == "issued", Invoice.due_date < today).label("overdue")
+    # The ledger's sums of the open invoices only (few rows), joined once: no lookup per invoice.
+    paid = ledger.paid_per_invoice(of_status="issued")
+    balance = ledger.balance_expr(paid=sa.func.coalesce(paid.c.paid, 0))
     stmt = (
         sa.select(Invoice.status, overdue, sa.func.count(), sa.func.sum(Invoice.net_chf),
-                  sa.func.sum(Invoice.vat_chf), sa.func.sum(Invoice.total_chf))
+                  sa.func.sum(Invoice.vat_chf), sa.func.sum(Invoice.total_chf),
+                  sa.func.sum(sa.case((Invoice.status == "issued", balance), else_=0)))
+        .select_from(Invoice).outerjoin(paid, paid.c.invoice_id == Invoice.id)
         .where(*_conditions(query, today))
         .group_by(Invoice.status, overdue)
     )
     totals = InvoiceTotals()
-    for status, is_overdue, count, net, vat, total in db.session.execute(stmt):
-        net, vat, total = _money(net), _money(vat), _money(total)
+    for status, is_overdue, count, net, vat, total, balance in db.session.execute(stmt):
+        net, vat, total, balance = _money(net), _money(vat), _money(total), _money(balance)
         totals.rows += count
         if status == "void":
             totals.void_count += count
@@ -277,9 +295,9 @@ def invoice_totals(query: InvoiceQuery, today: date) -> InvoiceTotals:
         totals.vat += vat
         totals.total += total
         if status == "issued":
-            totals.outstanding += total
+            totals.outstanding += balance
             if is_overdue:
-                totals.overdue += total
+                totals.overdue += balance
     return totals
 
 
@@ -298,21 +316,26 @@ def list_invoices(query: InvoiceQuery, today: date, per_page: int = PER_PAGE) ->
     ids, key = _sort_key(sa.select(Invoice.id).where(*_conditions(query, today)), query)
     ids = _ordered(ids.add_columns(key.label("sort_key")), key, query)
     page_ids = ids.limit(per_page).offset((page - 1) * per_page).subquery("page_ids")
+    paid = ledger.paid_expr()
     stmt = _ordered(
-        _with_org(sa.select(Invoice, OrgBillingConfig.display_name).join(page_ids, page_ids.c.id == Invoice.id)),
+        _with_org(sa.select(Invoice, OrgBillingConfig.display_name, paid.label("paid"),
+                            ledger.balance_expr(paid=paid).label("balance"))
+                  .join(page_ids, page_ids.c.id == Invoice.id)),
         page_ids.c.sort_key, query,
     ).options(lazyload(Invoice.lines))  # the list shows no lines: never load them
     rows = [
         InvoiceRow(invoice=inv, org_name=name or inv.zitadel_org_id, entity_code=inv.entity.code,
-                   days_overdue=(today - inv.due_date).days if inv.is_overdue(today) else 0)
-        for inv, name in db.session.execute(stmt)
+                   days_overdue=(today - inv.due_date).days if inv.is_overdue(today) else 0,
+                   balance=_money(balance), paid=_money(paid_sum))
+        for inv, name, paid_sum, balance in db.session.execute(stmt)
     ]
-    from ..billing.credit_notes import Credited, balance_chf, credited_totals
+    from ..billing.credit_notes import Credited, credited_totals
 
     credited = credited_totals([r.invoice.id for r in rows])
     for row in rows:
         c = credited.get(row.invoice.id, Credited())
-        row.credited_chf, row.balance_chf = c.total_chf, balance_chf(row.invoice, c)
+        # The ledger's balance already counts the credit notes (payments.ledger.credited_expr).
+        row.credited_chf, row.balance_chf = c.total_chf, row.balance
     any_invoices = bool(totals.rows) or (
         query.filtered and db.session.execute(sa.select(Invoice.id).limit(1)).first() is not None)
     return InvoicePage(query=replace(query, page=page), today=today, rows=rows, totals=totals, page=page,
@@ -402,6 +425,9 @@ class InvoiceDetail:
     today: date
     pdf: StoredPdfInfo | None
     timeline: list[TimelineEvent]
+    balance: ledger.InvoiceBalance | None = None
+    ledger: list = field(default_factory=list)     # its payments ledger rows, in booking order
+    org_credit: Decimal = Decimal("0.00")
 
     @property
     def overdue(self) -> bool:
@@ -536,7 +562,21 @@ def invoice_detail(number: str, today: date) -> InvoiceDetail:
         invoice=invoice, org=org, today=today,
         pdf=StoredPdfInfo(sha256=doc[0], size=int(doc[1] or 0)) if doc else None,
         timeline=invoice_timeline(invoice),
+        balance=ledger.balance_of(invoice), ledger=ledger.ledger_for(invoice),
+        org_credit=ledger.org_credit_chf(invoice.zitadel_org_id),
     )
+
+
+def balance_line(invoice: Invoice) -> str:
+    """"balance due CHF 8.10" / "CHF 11.90 to the org's credit" / "settled": the invoice's balance in words."""
+    from ..billing.money import format_chf
+
+    balance = ledger.balance_of(invoice).balance
+    if balance > 0:
+        return f"balance due {invoice.currency} {format_chf(balance)}"
+    if balance < 0:
+        return f"{invoice.currency} {format_chf(-balance)} to the org's credit"
+    return "settled"
 
 
 @dataclass

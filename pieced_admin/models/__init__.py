@@ -20,6 +20,7 @@ from .invoices import (
     InvoiceReminder,
 )
 from .orgs import OrgBillingConfig, OrgPaymentMethod
+from .payments import Payment
 from .pricing import PlatformPricing, SkillPricing
 from .sessions import UserSession
 from .tenants import TenantLifecycle, TenantSkillEvent, TenantSuspensionEvent, TenantUsage
@@ -28,6 +29,6 @@ __all__ = [
     "AuditLog", "BillingEntity", "BillingRun", "ChargeAttempt", "CreditNote", "CreditNoteDocument",
     "CreditNoteEmail", "CreditNoteLine", "CreditNoteNumberCounter", "PriceVersion", "Invoice", "InvoiceDocument",
     "InvoiceEmail", "InvoiceLine", "InvoiceNumberCounter", "InvoiceReminder", "OrgBillingConfig",
-    "OrgPaymentMethod", "PlatformPricing", "SkillPricing", "StripeEvent", "TenantLifecycle",
+    "OrgPaymentMethod", "Payment", "PlatformPricing", "SkillPricing", "StripeEvent", "TenantLifecycle",
     "TenantSkillEvent", "TenantSuspensionEvent", "TenantUsage", "User", "UserSession",
 ]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, attributes
 
 from .credit_notes import CreditNote, CreditNoteDocument, CreditNoteLine
 from .invoices import Invoice, InvoiceDocument, InvoiceLine
+from .payments import Payment
 from .tenants import TenantSkillEvent, TenantSuspensionEvent, TenantUsage
 
 
@@ -27,10 +28,12 @@ INVOICE_MUTABLE_FIELDS = frozenset({
 })
 # Set once when it was empty (an invoice issued before its PDF existed), never changed after.
 INVOICE_SET_ONCE_FIELDS = frozenset({"pdf_sha256"})
-ALLOWED_STATUS_CHANGES = {("issued", "paid"), ("issued", "void")}
+# paid -> issued: a reversal (or refund) of the payment that completed it reopens the balance.
+ALLOWED_STATUS_CHANGES = {("issued", "paid"), ("issued", "void"), ("paid", "issued")}
 
 APPEND_ONLY = (TenantSkillEvent, TenantSuspensionEvent, TenantUsage, InvoiceLine, InvoiceDocument,
-               CreditNote, CreditNoteLine, CreditNoteDocument)  # a credit note is immutable once issued
+               CreditNote, CreditNoteLine, CreditNoteDocument,  # a credit note is immutable once issued
+               Payment)  # the ledger: a correction is a new row
 
 _installed = False
 
@@ -64,6 +67,20 @@ def check_invoice_change(invoice: Invoice) -> None:
     if status is not None and status not in ALLOWED_STATUS_CHANGES:
         old, new = status
         raise ImmutableError(f"invoice {invoice.number} cannot go from {old} to {new}")
+    if status == ("paid", "issued") and not _uncovered(invoice):
+        raise ImmutableError(f"invoice {invoice.number} cannot go from paid to issued: its payments cover it")
+
+
+def _uncovered(invoice: Invoice) -> bool:
+    """Whether the ledger leaves a balance due on the invoice (what alone may reopen a paid invoice)."""
+    session = sa.orm.object_session(invoice)
+    paid = session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(Payment.amount_chf), 0)).where(Payment.invoice_id == invoice.id)
+    ).scalar_one()
+    credited = session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(CreditNote.total_chf), 0)).where(CreditNote.invoice_id == invoice.id)
+    ).scalar_one()
+    return invoice.total_chf - credited - paid > 0
 
 
 def install_guards() -> None:

@@ -80,6 +80,8 @@ class Invoice(db.Model):
     charge_message: Mapped[str | None] = mapped_column(sa.Text)
     # A re-issue after a void names the invoice it replaces (set at issue, never changed).
     replaces_invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id"))
+    # The org's credit balance used at issue (the PDF shows it and the amount due); fixed like the amounts.
+    credit_applied_chf: Mapped[Decimal] = mapped_column(Money(), server_default=sa.text("0"))
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", lazy="selectin"
@@ -189,3 +191,6 @@ class ChargeAttempt(db.Model):
     requested_by: Mapped[str | None] = mapped_column(sa.String(254))
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), server_default=sa.func.now())
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), server_default=sa.func.now())
+    # When the bank wants the card holder to authenticate: the Stripe-hosted payment link e-mailed for it.
+    checkout_session_id: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
+    payment_link_url: Mapped[str | None] = mapped_column(sa.Text)

@@ -228,6 +228,7 @@ class OrgPage:
     entities: list
     default_entity: BillingEntity | None
     platform_terms_days: int
+    credit_chf: Decimal = Decimal("0.00")   # paid more than owed (or twice): used at the next issue or refunded
 
 
 class OrgNotFoundError(LookupError):
@@ -252,9 +253,12 @@ def org_page(org_id: str) -> OrgPage:
         .order_by(Invoice.period_start.desc(), Invoice.issued_at.desc(), Invoice.id.desc())
         .limit(ORG_INVOICES_SHOWN)
     ).unique().scalars())
+    from ..payments import ledger
+
     count, open_chf = db.session.execute(
         sa.select(sa.func.count(),
-                  sa.func.coalesce(sa.func.sum(sa.case((Invoice.status == "issued", Invoice.total_chf), else_=0)), 0))
+                  sa.func.coalesce(sa.func.sum(sa.case((Invoice.status == "issued", ledger.balance_expr()),
+                                                       else_=0)), 0))
         .where(Invoice.zitadel_org_id == org_id)
     ).one()
     entities = list(db.session.execute(sa.select(BillingEntity).order_by(BillingEntity.name)).scalars())
@@ -264,6 +268,7 @@ def org_page(org_id: str) -> OrgPage:
         open_chf=Decimal(open_chf).quantize(Decimal("0.01")),
         entities=entities, default_entity=next((e for e in entities if e.id == default_id), None),
         platform_terms_days=get_pricing().payment_terms_days,
+        credit_chf=ledger.org_credit_chf(org_id),
     )
 
 

@@ -26,7 +26,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from ..audit import current_actor, record_audit
-from ..billing.issuing import BillingInputError, get_invoice, mark_paid
+from ..billing.issuing import BillingInputError, get_invoice, local_today, mark_paid
 from ..extensions import db
 from ..integrations.stripe_pay import (
     NOT_CONFIGURED,
@@ -119,25 +119,52 @@ def _is_current(invoice: Invoice, attempt: ChargeAttempt) -> bool:
     return invoice.stripe_payment_intent_id in (None, attempt.stripe_payment_intent_id)
 
 
+def _received_chf(pi: dict) -> Decimal | None:
+    """What Stripe says it collected, in CHF (None when the object carries no amount)."""
+    minor = pi.get("amount_received") or pi.get("amount_total") or pi.get("amount")
+    return Decimal(int(minor)).scaleb(-2) if minor else None
+
+
 def settle_paid(invoice: Invoice, attempt: ChargeAttempt | None, pi: dict) -> str:
-    """A PaymentIntent succeeded: mark the invoice paid by card (if not yet); returns what was done."""
+    """A PaymentIntent succeeded: record its payment once, in the invoice's lock; returns what was done.
+
+    Money Stripe collected is always recorded: on a paid or void invoice it
+    leaves the org a credit balance (money received twice), flagged for finance.
+    """
+    from . import ledger
+
     invoice = _lock(invoice.id)
     if attempt is not None:
         _touch(attempt, "succeeded")
     pi_id = pi["id"]
+    amount = _received_chf(pi)
     if invoice.status == "issued":
-        mark_paid(invoice.number, reference=pi_id, method="card")
+        try:
+            mark_paid(invoice.number, reference=pi_id, method="card", amount=amount, source="stripe",
+                      source_id=pi_id)
+        except BillingInputError:
+            return f"already recorded ({pi_id})"
         _set_charge(invoice, "succeeded", None, "invoice.charge_succeeded")
+        if invoice.status == "issued":
+            return f"part payment by card ({pi_id}), balance {ledger.balance_of(invoice).balance}"
         return f"paid by card ({pi_id})"
+    if amount is None:
+        amount = ledger.balance_of(invoice).total
+    payment = ledger.record(invoice=invoice, amount=amount, booked_on=local_today(), method="card",
+                            reference=pi_id, source="stripe", source_id=pi_id, currency=invoice.currency,
+                            note="collected although the invoice was no longer open")
+    if payment is None:
+        return f"already paid by card ({pi_id})"
     if invoice.status == "paid":
-        if invoice.payment_reference == pi_id:
-            return f"already paid by card ({pi_id})"
         message = (f"Stripe collected {pi_id} although the invoice was already paid "
-                   f"({invoice.payment_method or 'other'}, {invoice.payment_reference or 'no reference'}): refund one of them")
+                   f"({invoice.payment_method or 'other'}, {invoice.payment_reference or 'no reference'}): "
+                   "the org has a credit balance; refund one of them")
     else:
-        message = f"Stripe collected {pi_id} although the invoice is void: refund it in the Stripe dashboard"
+        message = (f"Stripe collected {pi_id} although the invoice is void: the org has a credit balance; "
+                   "refund it")
     invoice.charge_message = message
-    record_audit("invoice.charge_collected_twice", "invoice", invoice.number, note=message)
+    record_audit("invoice.charge_collected_twice", "invoice", invoice.number, note=message,
+                 after={"payment_id": payment.id, "amount_chf": payment.amount_chf})
     log.warning("invoice %s: %s", invoice.number, message)
     return message
 
@@ -190,15 +217,9 @@ def _apply_status(gw: StepGateway, invoice: Invoice, attempt: ChargeAttempt, pi:
         _set_charge(invoice, "processing", "Stripe is processing the card payment", "invoice.charge_processing")
         db.session.commit()
         return _outcome(invoice, attempt, True, f"{number}: Stripe is processing the payment ({pi['id']})", created)
-    if status == "requires_action":
+    if status == "requires_action" or (status == "requires_payment_method" and _wants_authentication(pi)):
         _touch(attempt, status)
-        _set_charge(invoice, "requires_action",
-                    "The card issuer asks the card holder to authenticate this payment (3-D Secure): "
-                    "send the org a card setup link or ask them to pay by bank transfer",
-                    "invoice.charge_requires_action")
-        db.session.commit()
-        return _outcome(invoice, attempt, False,
-                        f"{number}: the card holder must authenticate the payment ({pi['id']})", created)
+        return _send_payment_link(gw, invoice, attempt, pi, created=created)
     if status == "requires_payment_method":
         text = _decline_text(pi)
         if attempt.status != "failed":
@@ -227,6 +248,9 @@ def _confirm(gw: StepGateway, invoice: Invoice, attempt: ChargeAttempt, pi: dict
         pi = gw.confirm_payment_intent(pi["id"], idempotency_key=f"{attempt.idempotency_key}-confirm")
     except CardDeclined as exc:
         declined = exc.payment_intent or {}
+        if exc.code == "authentication_required" or _wants_authentication(declined):
+            _touch(attempt, "requires_payment_method", "the bank wants the card holder to authenticate")
+            return _send_payment_link(gw, invoice, attempt, declined or pi, created=created)
         text = exc.decline_message or _decline_text(declined)
         record_failure(invoice, attempt, text)
         db.session.commit()
@@ -234,6 +258,70 @@ def _confirm(gw: StepGateway, invoice: Invoice, attempt: ChargeAttempt, pi: dict
                         f"{invoice.number}: Stripe declined the card: {text.rstrip('.')}. Retry once the card is fixed "
                         f"(Retry charge, or pieced-admin billing charge {invoice.number} --retry)", created)
     return _apply_status(gw, invoice, attempt, pi, created=created)
+
+
+def _wants_authentication(pi: dict | None) -> bool:
+    """Declined off-session because the bank wants the card holder present (SCA), not for lack of funds."""
+    error = (pi or {}).get("last_payment_error") or {}
+    return "authentication_required" in (error.get("code"), error.get("decline_code"))
+
+
+def _send_payment_link(gw: StepGateway, invoice: Invoice, attempt: ChargeAttempt, pi: dict, *,
+                       created: bool) -> ChargeOutcome:
+    """E-mail the billing address a Stripe-hosted page to pay the balance (one Checkout session per attempt)."""
+    from flask import current_app
+
+    from ..integrations.mail import MailError, RecipientError, check_recipient, send_mail
+    from .ledger import balance_of
+
+    number = invoice.number
+    due = balance_of(invoice).balance
+    if due <= 0:
+        return _outcome(invoice, attempt, True, f"{number}: nothing to pay any more", created)
+    config = db.session.execute(
+        sa.select(OrgBillingConfig).filter_by(zitadel_org_id=invoice.zitadel_org_id)).scalar_one()
+    if attempt.checkout_session_id is None:
+        base = (current_app.config.get("PUBLIC_URL") or "").rstrip("/")
+        page = f"{base}/invoices/{number}"
+        session = gw.create_payment_session(
+            customer_id=config.stripe_customer_id, amount_minor=minor_units(due), currency=invoice.currency,
+            description=f"Invoice {number}", success_url=f"{page}?paid=1", cancel_url=page,
+            idempotency_key=f"{attempt.idempotency_key}-payment-link",
+            metadata={"pieced_invoice_id": str(invoice.id), "pieced_invoice_number": number,
+                      "pieced_org_id": invoice.zitadel_org_id, "pieced_attempt": str(attempt.attempt)})
+        attempt.checkout_session_id = session["id"]
+        attempt.payment_link_url = session.get("url")
+        record_audit("invoice.payment_link", "invoice", number,
+                     after={"checkout_session": session["id"], "amount_chf": due, "attempt": attempt.attempt})
+        db.session.commit()  # the session id is stored before anyone can pay it
+    entity = invoice.entity_snapshot or {}
+    try:
+        to = check_recipient(config.billing_email, config.name)
+        send_mail(to=to, kind="payment_link", language=config.language or invoice.language or "en",
+                  context={"number": number, "customer_name": config.name, "currency": invoice.currency,
+                           "amount": due, "url": attempt.payment_link_url,
+                           "entity_name": entity.get("name") or "PieCed"})
+    except (MailError, RecipientError) as exc:
+        _set_charge(invoice, "requires_action",
+                    f"The bank wants the card holder to authenticate; the payment link could not be e-mailed "
+                    f"({exc}). Send it yourself: {attempt.payment_link_url}", "invoice.charge_requires_action")
+        db.session.commit()
+        return _outcome(invoice, attempt, False, f"{number}: payment link not e-mailed: {exc}", created)
+    _set_charge(invoice, "requires_action",
+                f"The bank wants the card holder to authenticate: a payment link for {invoice.currency} {due} "
+                f"was e-mailed to {to}", "invoice.charge_requires_action")
+    db.session.commit()
+    return _outcome(invoice, attempt, False,
+                    f"{number}: the card holder must authenticate; payment link e-mailed to {to}", created)
+
+
+def settle_checkout(attempt: ChargeAttempt, session: dict) -> str:
+    """A paid Checkout session (payment link) of an attempt: record its payment once."""
+    invoice = db.session.get(Invoice, attempt.invoice_id)
+    pi_id = session.get("payment_intent")
+    pi_id = pi_id.get("id") if isinstance(pi_id, dict) else pi_id
+    payment = {"id": pi_id or session["id"], "amount_received": session.get("amount_total")}
+    return settle_paid(invoice, attempt, payment)
 
 
 def _usable_card(gw: StepGateway, invoice: Invoice):
@@ -291,16 +379,21 @@ def _new_attempt(gw: StepGateway, invoice: Invoice, previous: ChargeAttempt | No
     customer_id, card, problem = _usable_card(gw, invoice)
     if card is None:
         return _no_card(invoice, None, problem)
+    from .ledger import balance_of
+
     number_ = (previous.attempt if previous else 0) + 1
     actor, _ = current_actor()
+    due = balance_of(invoice).balance  # the amount due: the total less credit applied and payments received
+    if due <= 0:
+        return _outcome(invoice, previous, True, f"{invoice.number}: nothing to charge, the balance is settled")
     attempt = ChargeAttempt(
         invoice_id=invoice.id, attempt=number_, idempotency_key=attempt_key(invoice.id, number_),
-        amount_minor=minor_units(invoice.total_chf), currency=invoice.currency, status="creating",
+        amount_minor=minor_units(due), currency=invoice.currency, status="creating",
         requested_by=actor,
     )
     db.session.add(attempt)
     record_audit("invoice.charge_attempt", "invoice", invoice.number,
-                 after={"attempt": number_, "amount_chf": invoice.total_chf, "key": attempt.idempotency_key})
+                 after={"attempt": number_, "amount_chf": due, "key": attempt.idempotency_key})
     try:
         db.session.commit()
     except sa.exc.IntegrityError:
@@ -416,3 +509,46 @@ def charge_new_invoice(invoice: Invoice) -> str:
         _record_provider_error(invoice_id, exc)
         log.warning("charging %s failed: %s", number, exc)
         return f"{number}: card charge not done: {exc}"
+
+
+IN_FLIGHT = ("creating", "created", "requires_confirmation", "requires_action", "requires_payment_method",
+             "processing", "requires_capture", "failed", "error")
+
+
+def cancel_in_flight(number: str, *, gw: StripeGateway | None = None) -> str | None:
+    """After a void: cancel the invoice's PaymentIntent at Stripe if it may still collect; None if there is none.
+
+    If Stripe collected it already (or does so before the cancel lands), the
+    payment is recorded on the void invoice, which leaves the org a credit
+    balance flagged for a refund: money is never silently kept.
+    """
+    invoice = get_invoice(number)
+    last = _last_attempt(invoice.id)
+    if invoice.status != "void" or last is None or not last.stripe_payment_intent_id or last.status not in IN_FLIGHT:
+        return None
+    pi_id, key = last.stripe_payment_intent_id, f"{last.idempotency_key}-void-cancel"
+    try:
+        gw = stepped(gw)
+        try:
+            pi = gw.cancel_payment_intent(pi_id, idempotency_key=key)
+        except PaymentProviderError:
+            pi = gw.retrieve_payment_intent(pi_id)
+    except PaymentProviderError as exc:
+        db.session.rollback()
+        claim_write_lock()
+        invoice = get_invoice(number)
+        invoice.charge_message = (f"The invoice is void but its payment {pi_id} could not be cancelled at Stripe "
+                                  f"({exc}): cancel it in the Stripe dashboard")
+        record_audit("invoice.charge_cancel_failed", "invoice", number, note=invoice.charge_message)
+        db.session.commit()
+        return invoice.charge_message
+    invoice = get_invoice(number)
+    last = db.session.get(ChargeAttempt, last.id)
+    if pi.get("status") == "succeeded":
+        note = settle_paid(invoice, last, pi)
+        db.session.commit()
+        return f"{number}: {note}"
+    _touch(last, "canceled", "cancelled at Stripe because the invoice was voided")
+    record_audit("invoice.charge_cancelled", "invoice", number, after={"payment_intent": pi_id})
+    db.session.commit()
+    return f"{number}: payment {pi_id} cancelled at Stripe"

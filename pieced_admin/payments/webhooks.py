@@ -23,7 +23,7 @@ from ..integrations.stripe_pay import WebhookSignatureError, verify_webhook
 from ..models import ChargeAttempt, Invoice, OrgBillingConfig, OrgPaymentMethod, StripeEvent
 from ..models.types import utcnow
 from ..web.payloads import json_too_deep
-from .charging import record_failure, settle_paid
+from .charging import record_failure, settle_checkout, settle_paid
 from .customers import apply_default_card, mirror_card, remove_card
 
 log = logging.getLogger(__name__)
@@ -137,8 +137,31 @@ def _customer_deleted(obj: dict) -> str:
     return f"{org.zitadel_org_id}: {note}"
 
 
+def _checkout_completed(obj: dict) -> str:
+    """A payment link (Checkout, mode=payment) was paid: matched through the session id we stored."""
+    if obj.get("mode") != "payment":
+        return f"ignored: a {obj.get('mode')} session"
+    attempt = db.session.execute(
+        sa.select(ChargeAttempt).filter_by(checkout_session_id=obj.get("id"))).scalar_one_or_none()
+    if attempt is None:
+        return NO_MATCH
+    invoice = db.session.get(Invoice, attempt.invoice_id)
+    if obj.get("payment_status") != "paid":
+        return f"{invoice.number}: payment link session completed, not paid yet ({obj.get('payment_status')})"
+    return f"{invoice.number}: {settle_checkout(attempt, obj)}"
+
+
+def _charge_refunded(obj: dict) -> str:
+    """A card payment (partly) refunded at Stripe: the refund is a negative ledger row, recorded once."""
+    from .refunds import record_card_refund
+
+    return record_card_refund(obj)
+
+
 HANDLERS: dict[str, Callable[[dict], str]] = {
     "payment_intent.succeeded": _payment_succeeded,
+    "checkout.session.completed": _checkout_completed,
+    "charge.refunded": _charge_refunded,
     "payment_intent.payment_failed": _payment_failed,
     "payment_method.attached": _payment_method_changed,
     "payment_method.updated": _payment_method_changed,

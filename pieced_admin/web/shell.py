@@ -11,6 +11,7 @@ from ..auth.oidc import ROLE_ADMIN, ROLE_FINANCE
 NAVIGATION = (
     ("Dashboard", "dashboard.index", (ROLE_ADMIN, ROLE_FINANCE)),
     ("Invoices", "invoices.index", (ROLE_ADMIN, ROLE_FINANCE)),
+    ("Payments", "bank.index", (ROLE_ADMIN, ROLE_FINANCE)),
     ("Orgs", "orgs.index", (ROLE_ADMIN, ROLE_FINANCE)),
     ("Tenants", "tenants.index", (ROLE_ADMIN, ROLE_FINANCE)),
     ("Pricing", "pricing.index", (ROLE_ADMIN, ROLE_FINANCE)),

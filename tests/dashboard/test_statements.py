@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from decimal import Decimal
+
 from pieced_admin.billing.days import Period
+from pieced_admin.extensions import db
+from pieced_admin.models import Payment
 from pieced_admin.billing.issuing import local_today
 
 from ..factories import make_entity, make_org
 from ..invoices.support import make_invoice
 from ..sqlcount import count_statements
 
-PAGES = ("/", "/invoices", "/invoices?status=overdue&sort=org&dir=asc", "/invoices?q=org&page=2", "/invoices.csv")
+PAGES = ("/", "/invoices", "/invoices?status=overdue&sort=org&dir=asc", "/invoices?q=org&page=2", "/invoices.csv",
+         "/invoices?status=partly_paid", "/invoices?status=credit")
 
 
 def _populate(first: int, count: int, entity) -> None:
@@ -21,8 +26,15 @@ def _populate(first: int, count: int, entity) -> None:
     for n in range(first, first + count):
         org = make_org(f"org-{n:03d}", pay_by_invoice=n % 3 != 0, billing_email=None if n % 5 == 0 else "a@b.example")
         make_invoice(org, period=Period(2026, 1), status="paid", issued=today - timedelta(days=200))
-        make_invoice(org, period=Period(2026, 2), issued=today - timedelta(days=100), due=today - timedelta(days=70),
-                     charge_status="failed" if n % 3 == 0 else None, entity=entity if n % 2 else None)
+        overdue = make_invoice(org, period=Period(2026, 2), issued=today - timedelta(days=100),
+                               due=today - timedelta(days=70), charge_status="failed" if n % 3 == 0 else None,
+                               entity=entity if n % 2 else None)
+        if n % 4 == 0:  # part paid, and every eighth org paid more than owed on top
+            db.session.add(Payment(invoice_id=overdue.id, zitadel_org_id=org.zitadel_org_id, amount_chf=Decimal("50.00"),
+                                   booked_on=today, source="manual", source_id=f"stmt-part-{n}"))
+        if n % 8 == 0:
+            db.session.add(Payment(invoice_id=overdue.id, zitadel_org_id=org.zitadel_org_id, amount_chf=Decimal("70.00"),
+                                   booked_on=today, source="manual", source_id=f"stmt-over-{n}"))
         make_invoice(org, period=Period(2026, 3), issued=today - timedelta(days=3))
         make_invoice(org, period=Period(2026, 4), status="void", issued=today - timedelta(days=20))
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pieced_admin.billing.days import Period
 from pieced_admin.billing.money import q2
 from pieced_admin.extensions import db
-from pieced_admin.models import BillingEntity, Invoice, OrgBillingConfig
+from pieced_admin.models import BillingEntity, Invoice, OrgBillingConfig, Payment
 
 from ..factories import ZURICH, default_entity
 
@@ -63,4 +63,10 @@ def make_invoice(
         invoice.void_reason = "wrong address"
     db.session.add(invoice)
     db.session.flush()
+    if status == "paid":  # as the ledger has it: the payment that paid it
+        db.session.add(Payment(invoice_id=invoice.id, zitadel_org_id=org_id, amount_chf=invoice.total_chf,
+                               booked_on=paid_on, method=invoice.payment_method,
+                               reference=invoice.payment_reference, source="manual",
+                               source_id=f"test-paid-{invoice.number}", created_by="test"))
+        db.session.flush()
     return invoice

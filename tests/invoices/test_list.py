@@ -180,3 +180,35 @@ def test_sort_links_flip_direction_and_pages_keep_the_filter(finance_client, ses
     html = finance_client.get("/invoices?status=issued&sort=number&dir=asc").get_data(as_text=True)
     assert "/invoices?status=issued&amp;sort=number&amp;dir=desc" in html
     assert 'href="/invoices.csv?status=issued&amp;sort=number&amp;dir=asc"' in html
+
+
+def _pay(invoice, amount: str, n: int) -> None:
+    from pieced_admin.extensions import db
+    from pieced_admin.models import Payment
+
+    db.session.add(Payment(invoice_id=invoice.id, zitadel_org_id=invoice.zitadel_org_id, amount_chf=Decimal(amount),
+                           booked_on=date(2026, 11, 10), source="manual", source_id=f"list-test-{n}"))
+    db.session.flush()
+
+
+def test_balances_partly_paid_and_credit_filters(book):
+    _pay(book["overdue1"], "50.00", 1)          # 108.10 - 50.00 = 58.10 still due
+    _pay(book["paid"], "10.00", 2)               # paid 432.40 + 10.00: 10.00 to the org's credit
+    assert numbers(InvoiceQuery(status="partly_paid")) == ["PC-2026-0001"]
+    assert numbers(InvoiceQuery(status="credit")) == ["PC-2026-0003"]
+    rows = {r.invoice.number: r for r in list_invoices(InvoiceQuery(), TODAY).rows}
+    assert (rows["PC-2026-0001"].balance, rows["PC-2026-0001"].partly_paid) == (Decimal("58.10"), True)
+    assert rows["PC-2026-0003"].balance == Decimal("-10.00")
+    assert rows["PC-2026-0002"].balance == Decimal("216.20")
+    # Outstanding sums the balances due: 58.10 + 216.20 + 324.30 + 50.00
+    assert invoice_totals(InvoiceQuery(), TODAY).outstanding == Decimal("648.60")
+    assert invoice_totals(InvoiceQuery(status="overdue"), TODAY).overdue == Decimal("108.10")  # 58.10 + 50.00
+
+
+def test_the_page_shows_the_balance_column_and_badges(finance_client, session, book):
+    _pay(book["overdue1"], "50.00", 3)
+    session.commit()
+    page = finance_client.get("/invoices?status=partly_paid").get_data(as_text=True)
+    assert '<th scope="col" class="num">Balance</th>' in page
+    assert "PC-2026-0001" in page and "PC-2026-0002" not in page
+    assert "badge-partly-paid" in page and "58.10" in page

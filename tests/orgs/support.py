@@ -102,4 +102,11 @@ def make_invoice(session, org_id: str, number: str, total, *, status: str = "iss
     )
     session.add(invoice)
     session.flush()
+    if status == "paid":  # as the ledger has it: the payment that paid it
+        from pieced_admin.models import Payment
+
+        session.add(Payment(invoice_id=invoice.id, zitadel_org_id=org_id, amount_chf=total,
+                            booked_on=date(2026, month + 1, 10), method="bank_transfer", source="manual",
+                            source_id=f"test-paid-{number}", created_by="test"))
+        session.flush()
     return invoice

@@ -19,8 +19,10 @@ API and networks do, so the official `stripe` library is tested against it:
 
 Resources: customers (create, retrieve, update, list, search), payment
 methods (attach the test tokens `pm_card_visa` / `pm_card_chargeCustomerFail`,
-list, detach), PaymentIntents (create, retrieve, confirm, cancel, list) and
-Checkout Sessions (create). `created` counts what was created, by kind
+list, detach; `pm_card_authenticationRequired` fails off-session with
+`authentication_required`), PaymentIntents (create, retrieve, confirm, cancel,
+list), Checkout Sessions (create, mode=setup or mode=payment; `pay_session`
+plays the card holder paying one) and Refunds (create). `created` counts what was created, by kind
 ("charge": money taken by a successful confirm);
 `requests` records what was asked.
 """
@@ -43,6 +45,8 @@ TEST_CARDS = {
     "pm_card_visa": ("visa", "4242", False),
     "pm_card_mastercard": ("mastercard", "4444", False),
     "pm_card_chargeCustomerFail": ("visa", "0341", True),
+    # Off-session charges of this card fail with `authentication_required` (the bank wants 3-D Secure).
+    "pm_card_authenticationRequired": ("visa", "3184", "authentication_required"),
 }
 DECLINE_MESSAGE = "Your card was declined."
 
@@ -108,8 +112,9 @@ class StripeFake:
         self.payment_methods: dict[str, dict] = {}
         self.payment_intents: dict[str, dict] = {}
         self.sessions: dict[str, dict] = {}
+        self.refunds: dict[str, dict] = {}
         self.created: dict[str, list[str]] = {"customer": [], "payment_method": [], "payment_intent": [],
-                                              "charge": [], "checkout.session": []}
+                                              "charge": [], "checkout.session": [], "refund": []}
         self.requests: list[Recorded] = []
         self.search_available = True
         self.search_lag = 0.0
@@ -284,6 +289,8 @@ class StripeFake:
             return 200, self._public(pi)
         if method == "POST" and path == "/v1/checkout/sessions":
             return 200, self._create_session(p)
+        if method == "POST" and path == "/v1/refunds":
+            return 200, self._create_refund(p)
         raise _Error(404, "invalid_request_error", f"Unrecognized request URL ({method}: {path}).")
 
     def _create_payment_intent(self, p: dict) -> dict:
@@ -315,6 +322,15 @@ class StripeFake:
                          "payment_intent_unexpected_state")
         pi["off_session"] = p.get("off_session")
         pm = self.payment_methods.get(pi["payment_method"]) or {}
+        if pm.get("_declines") == "authentication_required" and p.get("off_session") in (True, "true", "True"):
+            # https://docs.stripe.com/payments/save-and-reuse#charge-saved-payment-method: off-session, SCA wanted
+            message = "This payment requires authentication by the card holder."
+            pi["status"] = "requires_payment_method"
+            pi["last_payment_error"] = {"type": "card_error", "code": "authentication_required",
+                                        "decline_code": "authentication_required", "message": message,
+                                        "payment_method": self._public(pm)}
+            raise _Error(402, "card_error", message, "authentication_required",
+                         decline_code="authentication_required", payment_intent=self._public(pi))
         if pm.get("_declines"):
             pi["status"] = "requires_payment_method"
             pi["last_payment_error"] = {"type": "card_error", "code": "card_declined",
@@ -327,9 +343,62 @@ class StripeFake:
         self.created["charge"].append(pi["latest_charge"])
         return 200, self._public(pi)
 
+    def _create_refund(self, p: dict) -> dict:
+        pi = self._payment_intent(p.get("payment_intent", ""))
+        if pi["status"] != "succeeded":
+            raise _Error(400, "invalid_request_error", f"PaymentIntent {pi['id']} has no successful charge to refund.",
+                         "charge_not_refundable")
+        amount = int(p.get("amount") or pi["amount"])
+        refunded = sum(r["amount"] for r in self.refunds.values() if r["payment_intent"] == pi["id"])
+        if amount + refunded > pi["amount"]:
+            raise _Error(400, "invalid_request_error",
+                         f"Refund amount ({amount}) is greater than unrefunded amount on charge "
+                         f"({pi['amount'] - refunded})", "amount_too_large")
+        refund = {"id": self._id("re"), "object": "refund", "amount": amount, "currency": pi["currency"],
+                  "payment_intent": pi["id"], "charge": pi["latest_charge"], "status": "succeeded",
+                  "metadata": dict(p.get("metadata") or {}), "created": int(time.time()), "reason": None}
+        self.refunds[refund["id"]] = refund
+        self.created["refund"].append(refund["id"])
+        return refund
+
+    def _create_payment_session(self, p: dict) -> dict:
+        """mode=payment (https://docs.stripe.com/api/checkout/sessions/create): one line item, price_data."""
+        items = p.get("line_items") or []
+        if not items or not (items[0].get("price_data") or {}).get("unit_amount"):
+            raise _Error(400, "invalid_request_error", "Missing required param: line_items[0][price_data].",
+                         "parameter_missing")
+        price = items[0]["price_data"]
+        amount = int(price["unit_amount"]) * int(items[0].get("quantity") or 1)
+        sid = f"cs_test_{secrets.token_hex(12)}"
+        session = {
+            "id": sid, "object": "checkout.session", "mode": "payment", "status": "open", "livemode": False,
+            "customer": p.get("customer"), "success_url": p.get("success_url"), "cancel_url": p.get("cancel_url"),
+            "payment_method_types": p.get("payment_method_types"), "metadata": dict(p.get("metadata") or {}),
+            "amount_total": amount, "currency": price.get("currency"), "payment_status": "unpaid",
+            "payment_intent": None, "url": f"https://checkout.stripe.com/c/pay/{sid}",
+            "created": int(time.time()), "expires_at": int(time.time()) + 86400,
+            "_product": (price.get("product_data") or {}).get("name"),
+        }
+        self.sessions[sid] = session
+        self.created["checkout.session"].append(sid)
+        return self._public(session)
+
+    def pay_session(self, sid: str) -> dict:
+        """The card holder pays the session: its PaymentIntent succeeds; returns the session as the webhook has it."""
+        session = self.sessions[sid]
+        pi = self._create_payment_intent({"amount": session["amount_total"], "currency": session["currency"],
+                                          "customer": session["customer"], "payment_method": "pm_checkout",
+                                          "metadata": session["metadata"]})
+        pi["status"] = "succeeded"
+        pi["latest_charge"] = self._id("ch")
+        session.update(status="complete", payment_status="paid", payment_intent=pi["id"])
+        return self._public(session)
+
     def _create_session(self, p: dict) -> dict:
+        if p.get("mode") == "payment":
+            return self._create_payment_session(p)
         if p.get("mode") != "setup":
-            raise _Error(400, "invalid_request_error", "This fake only supports mode=setup.")
+            raise _Error(400, "invalid_request_error", "This fake only supports mode=setup and mode=payment.")
         for name in ("success_url",):
             if not p.get(name):
                 raise _Error(400, "invalid_request_error", f"Missing required param: {name}.", "parameter_missing")

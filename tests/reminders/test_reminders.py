@@ -182,3 +182,25 @@ def test_two_reminder_jobs_at_once_send_each_reminder_once(fresh_db):
         assert sorted(m["To"] for m in sink.messages) == ["billing@org-a.example", "billing@org-b.example"]
         assert sorted(o.status for o in outcomes) in (["sent", "sent"], ["sent", "sent", "skipped", "skipped"],
                                                       ["sent", "sent", "skipped"])
+
+
+def test_a_partly_paid_invoice_is_reminded_of_its_balance_and_its_qr_bill_asks_for_it(app, session, runner, sink):
+    """52.97 issued, 30.00 received: the reminder asks for 52.97 - 30.00 = 22.97, and its QR-bill is for 22.97."""
+    from decimal import Decimal
+
+    from ..pdf_tools import decode_qr, pdf_text
+
+    from pieced_admin import clock
+
+    invoice = issued_invoice("org-acme")
+    with clock.pinned("2026-11-25"):
+        mark_paid(invoice.number, amount=Decimal("30.00"), paid_on=date(2026, 11, 20))
+    session.commit()
+    result = send(runner, "2026-12-08")
+    assert result.exit_code == 0 and "level 1" in result.output, result.output
+    (row,) = reminders_of(session, invoice)
+    qr = decode_qr(row.pdf)
+    assert qr["amount"] == "22.97" and qr["currency"] == "CHF"
+    assert "22.97" in pdf_text(row.pdf)
+    body = sink.messages[0].get_body(("plain",)).get_content()
+    assert "22.97" in body
