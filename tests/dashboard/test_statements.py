@@ -57,4 +57,6 @@ def test_statement_counts_do_not_grow_with_rows(finance_client, session):
     _populate(3, 27, other)       # 30 orgs, 120 invoices (more than one page of 50)
     big = _statements(finance_client)
     assert big == small, {url: (small[url], big[url]) for url in PAGES}
-    assert small["/"] <= 16 and small["/invoices"] <= 6, small
+    # The dashboard: its figures and attention lists, including late usage (hardening), unmatched
+    # payments and credit balances (the ledger): a fixed number, whatever the rows.
+    assert small["/"] <= 18 and small["/invoices"] <= 6, small
