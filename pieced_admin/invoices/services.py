@@ -222,6 +222,8 @@ class InvoiceRow:
     org_name: str
     entity_code: str
     days_overdue: int
+    last_reminder_level: int | None = None
+    last_reminder_on: datetime | None = None
 
     @property
     def overdue(self) -> bool:
@@ -286,6 +288,22 @@ def list_entities() -> list[BillingEntity]:
     return list(db.session.execute(sa.select(BillingEntity).order_by(BillingEntity.name)).scalars())
 
 
+def _add_last_reminders(rows: list[InvoiceRow]) -> None:
+    """The highest reminder level sent for each row's invoice, and when (one query for the page)."""
+    from ..models import InvoiceReminder
+
+    if not rows:
+        return
+    found = db.session.execute(
+        sa.select(InvoiceReminder.invoice_id, sa.func.max(InvoiceReminder.level), sa.func.max(InvoiceReminder.sent_at))
+        .where(InvoiceReminder.invoice_id.in_([r.invoice.id for r in rows]), InvoiceReminder.sent_at.is_not(None))
+        .group_by(InvoiceReminder.invoice_id)
+    ).all()
+    by_id = {i: (level, at) for i, level, at in found}
+    for row in rows:
+        row.last_reminder_level, row.last_reminder_on = by_id.get(row.invoice.id, (None, None))
+
+
 def list_invoices(query: InvoiceQuery, today: date, per_page: int = PER_PAGE) -> InvoicePage:
     """One page of the filtered, sorted invoices with the totals of the whole filtered set."""
     totals = invoice_totals(query, today)
@@ -305,6 +323,7 @@ def list_invoices(query: InvoiceQuery, today: date, per_page: int = PER_PAGE) ->
                    days_overdue=(today - inv.due_date).days if inv.is_overdue(today) else 0)
         for inv, name in db.session.execute(stmt)
     ]
+    _add_last_reminders(rows)
     any_invoices = bool(totals.rows) or (
         query.filtered and db.session.execute(sa.select(Invoice.id).limit(1)).first() is not None)
     return InvoicePage(query=replace(query, page=page), today=today, rows=rows, totals=totals, page=page,
