@@ -77,6 +77,19 @@ document.addEventListener("DOMContentLoaded", function () {
   markScrollableRegions(document);
 });
 
+// Read-only inputs that hold a link select it on focus; "Copy" buttons copy the input they name.
+document.addEventListener("focusin", function (event) {
+  if (event.target.hasAttribute && event.target.hasAttribute("data-select-on-focus")) { event.target.select(); }
+});
+document.addEventListener("click", function (event) {
+  var button = event.target.closest ? event.target.closest("[data-copy-from]") : null;
+  if (!button) { return; }
+  var input = document.getElementById(button.getAttribute("data-copy-from"));
+  if (input && navigator.clipboard) {
+    navigator.clipboard.writeText(input.value).then(function () { button.textContent = "Copied"; });
+  }
+});
+
 // A table that scrolls sideways (a phone) must be reachable by keyboard: give its wrapper a tab stop.
 function markScrollableRegions(root) {
   Array.prototype.forEach.call((root || document).querySelectorAll(".table-wrap"), function (wrap) {
