@@ -7,8 +7,6 @@ rows (the list joins what it shows; the detail loads each related table once).
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections.abc import Iterator
@@ -332,52 +330,17 @@ def list_invoices(query: InvoiceQuery, today: date, per_page: int = PER_PAGE) ->
 
 # --------------------------------------------------------------------------- CSV export
 
-CSV_COLUMNS = (
-    "number", "issued_date", "period", "due_date", "org_id", "org_name", "entity",
-    "net_chf", "vat_rate", "vat_chf", "total_chf", "currency", "status", "days_overdue",
-    "paid_date", "payment_method", "payment_reference", "void_reason",
-)
-
-
 def derived_status(status: str, due_date: date, today: date) -> str:
     """issued, overdue, paid or void: overdue is an issued invoice due before today."""
     return "overdue" if status == "issued" and due_date < today else status
 
 
-def csv_rows(query: InvoiceQuery, today: date, batch: int = 1000) -> Iterator[str]:
-    """The filtered invoices as CSV text (RFC 4180, comma, header first), yielded in chunks of `batch` rows."""
-    tz = _zone()
-    stmt = (
-        _sorted(_with_org(sa.select(
-            Invoice.number, Invoice.issued_at, Invoice.period_start, Invoice.due_date, Invoice.zitadel_org_id,
-            OrgBillingConfig.display_name, BillingEntity.code, Invoice.net_chf, Invoice.vat_rate, Invoice.vat_chf,
-            Invoice.total_chf, Invoice.currency, Invoice.status, Invoice.paid_at, Invoice.payment_method,
-            Invoice.payment_reference, Invoice.void_reason,
-        ).select_from(Invoice)).join(BillingEntity, BillingEntity.id == Invoice.billing_entity_id), query)
-        .where(*_conditions(query, today))
-        .execution_options(yield_per=batch)
-    )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    pending = 0
-    for (number, issued_at, period_start, due_date, org_id, org_name, entity, net, vat_rate, vat, total,
-         currency, status, paid_at, method, reference, void_reason) in db.session.execute(stmt):
-        shown = derived_status(status, due_date, today)
-        writer.writerow([
-            number, issued_at.astimezone(tz).date().isoformat(), f"{period_start:%Y-%m}", due_date.isoformat(),
-            org_id, org_name or "", entity, fmt_amount(net), fmt_amount(vat_rate), fmt_amount(vat),
-            fmt_amount(total), currency, shown, (today - due_date).days if shown == "overdue" else "",
-            paid_at.astimezone(tz).date().isoformat() if paid_at else "", method or "", reference or "",
-            void_reason or "",
-        ])
-        pending += 1
-        if pending >= batch:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            pending = 0
-    yield buffer.getvalue()
+def csv_rows(query: InvoiceQuery, today: date, batch: int = 1000, flavour: str = "rfc4180") -> Iterator[str]:
+    """The filtered invoices as CSV text (header first; `rfc4180` or `excel-ch`), in chunks of `batch` rows."""
+    from ..exports.invoices import invoices_table
+    from ..exports.tables import to_csv
+
+    yield from to_csv(invoices_table(query, today, batch), flavour, batch)
 
 
 # --------------------------------------------------------------------------- one invoice
