@@ -18,7 +18,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
-COMMAND_MODULES = ("billing", "monthly", "tenants", "reminders", "stripe", "demo")
+COMMAND_MODULES = ("billing", "monthly", "tenants", "reminders", "stripe", "demo", "reports")
 
 
 class CliError(click.ClickException):
