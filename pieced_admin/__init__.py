@@ -79,10 +79,12 @@ def create_app(config: dict | None = None) -> Flask:
     from .payments import routes as payments
     from .pricing import routes as pricing
     from .reminders import routes as reminders
+    from .reports import routes as reports
     from .runs import routes as runs
     from .tenants import routes as tenants
 
-    for module in (auth, api, dashboard, pricing, orgs, entities, invoices, tenants, runs, payments, reminders):
+    for module in (auth, api, dashboard, pricing, orgs, entities, invoices, tenants, runs, payments, reminders,
+                   reports):
         app.register_blueprint(module.bp)
 
     from .cli import register_commands

@@ -16,6 +16,7 @@ NAVIGATION = (
     ("Pricing", "pricing.index", (ROLE_ADMIN, ROLE_FINANCE)),
     ("Entities", "entities.index", (ROLE_ADMIN, ROLE_FINANCE)),
     ("Billing runs", "runs.index", (ROLE_ADMIN, ROLE_FINANCE)),
+    ("VAT return", "reports.vat", (ROLE_ADMIN, ROLE_FINANCE)),
 )
 
 

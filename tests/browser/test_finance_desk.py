@@ -307,3 +307,25 @@ def test_tenant_page_names_the_person_and_shows_its_history(page, live_server, f
     assert row.locator("td").last.inner_text() == "Erika Muster <erika@pieced.ch>"
     assert "tenant.suspended by Erika Muster" in page.locator("#change-history").inner_text()
     check_page(page, "tenant-history", width)
+
+
+# --------------------------------------------------------------------------- VAT return and exports
+
+
+def test_the_vat_return_page_and_the_export_menu(page, live_server, fresh_db, width):
+    _seed(fresh_db.app, overdue=("org-acme", "org-bern"))
+    browser_login(page, live_server, "finance")
+    page.goto(f"{live_server.url}/reports/vat?quarter=2026-Q4")
+    # Two October invoices issued 01.11.2026: 49.00 each, 200 = 299 = 98.00, VAT 3.97 × 2 = 7.94.
+    assert page.locator("[data-testid=figure-299]").inner_text() == "98.00"
+    assert page.locator("[data-testid=vat-total]").inner_text() == "7.94"
+    page.locator("#figure-200 summary").click()
+    assert page.locator("#figure-200 a").count() == 2
+    check_page(page, "vat-return", width)
+    page.goto(f"{live_server.url}/invoices?status=overdue")
+    page.locator(".export-menu summary").click()
+    assert page.locator(".export-menu a").count() == 5
+    with page.expect_download() as info:
+        page.click("text=Excel workbook (.xlsx): invoices and lines")
+    assert info.value.suggested_filename == "invoices-overdue.xlsx"
+    check_page(page, "export-menu", width)
