@@ -109,3 +109,77 @@ def vat_return(entity_code: str, quarter: Quarter) -> tuple[BillingEntity, VatRe
         codes = db.session.execute(sa.select(BillingEntity.code).order_by(BillingEntity.code)).scalars().all()
         raise VatEntityNotFound(f"no billing entity with code {entity_code!r} (known: {', '.join(codes) or 'none'})")
     return entity, compute_vat_return(vat_documents(entity, quarter), quarter)
+
+
+# --------------------------------------------------------------------------- the accounting journal
+
+
+def journal_accounts(entity: BillingEntity):
+    """The entity's account numbers as the journal uses them."""
+    from .journal import Accounts
+
+    return Accounts(debtors=entity.account_debtors, bank=entity.account_bank,
+                    vat_payable=entity.account_vat_payable, revenue=entity.account_revenue)
+
+
+def journal_documents(entity: BillingEntity, quarter: Quarter) -> list:
+    """The invoices (net per line kind), credit notes and void reversals of the entity in the quarter.
+
+    The same documents as the VAT return, booked on the same local dates; an invoice's revenue
+    rows are its lines' amounts by kind (their sum is its net; any difference is booked too, so
+    the journal's revenue always equals the invoices' nets).
+    """
+    from ..models import InvoiceLine
+    from .journal import JournalDocument
+
+    zone = _zone()
+    start, end = _bounds(quarter)
+    lines: dict[int, list[tuple[str, object]]] = {}
+    for invoice_id, kind, amount in db.session.execute(
+        sa.select(InvoiceLine.invoice_id, InvoiceLine.kind, sa.func.sum(InvoiceLine.amount_chf))
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(Invoice.billing_entity_id == entity.id,
+               sa.or_(sa.and_(Invoice.issued_at >= start, Invoice.issued_at < end),
+                      sa.and_(Invoice.voided_at >= start, Invoice.voided_at < end)))
+        .group_by(InvoiceLine.invoice_id, InvoiceLine.kind).order_by(InvoiceLine.invoice_id, InvoiceLine.kind)
+    ):
+        lines.setdefault(invoice_id, []).append((kind, amount))
+
+    def revenue(invoice_id, net):
+        parts = [(k, a) for k, a in lines.get(invoice_id, [])]
+        rest = net - sum((a for _k, a in parts), 0)
+        if rest:
+            parts.append(("other", rest))
+        return tuple(parts)
+
+    docs = []
+    rows = db.session.execute(
+        sa.select(Invoice.id, Invoice.number, Invoice.issued_at, Invoice.voided_at, Invoice.status, Invoice.net_chf,
+                  Invoice.vat_chf, Invoice.customer_snapshot, Invoice.zitadel_org_id)
+        .where(Invoice.billing_entity_id == entity.id,
+               sa.or_(sa.and_(Invoice.issued_at >= start, Invoice.issued_at < end),
+                      sa.and_(Invoice.status == "void", Invoice.voided_at >= start, Invoice.voided_at < end)))
+        .order_by(Invoice.issued_at)).all()
+    credit_notes = _has_table("credit_notes")
+    credited: set[int] = set()
+    if credit_notes:
+        credited = set(db.session.execute(sa.select(_credit_notes.c.invoice_id).distinct()).scalars())
+    for invoice_id, number, issued_at, voided_at, status, net, vat, snap, org_id in rows:
+        who = f"{number} {(snap or {}).get('name') or org_id}"
+        if start <= issued_at < end:
+            docs.append(JournalDocument("invoice", number, issued_at.astimezone(zone).date(), who,
+                                        revenue(invoice_id, net), vat))
+        if status == "void" and voided_at is not None and start <= voided_at < end and invoice_id not in credited:
+            docs.append(JournalDocument("credit_note", f"{number} (void)", voided_at.astimezone(zone).date(),
+                                        f"{who} (void)", revenue(invoice_id, net), vat))
+    if credit_notes:
+        cn = _credit_notes
+        for number, issued_at, net, vat, inv_number in db.session.execute(
+            sa.select(cn.c.number, cn.c.issued_at, cn.c.net_chf, cn.c.vat_chf, Invoice.number)
+            .join(Invoice, Invoice.id == cn.c.invoice_id)
+            .where(cn.c.billing_entity_id == entity.id, cn.c.issued_at >= start, cn.c.issued_at < end)
+        ):
+            docs.append(JournalDocument("credit_note", number, issued_at.astimezone(zone).date(),
+                                        f"{number} on {inv_number}", (("credit", net),), vat))
+    # Payments (SPEC §6's ledger) plug in here as one more query: JournalDocument("payment", ...).
+    return docs

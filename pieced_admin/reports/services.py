@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import render_template
@@ -101,3 +102,78 @@ def vat_report_xlsx(view: VatReportView) -> bytes:
           -d.net_chf if d.kind == "credit_note" else d.net_chf, d.vat_rate,
           -d.vat_chf if d.kind == "credit_note" else d.vat_chf, " ".join(counted_in[d.number])] for d in r.counted])
     return to_xlsx([figures, rates, documents])
+
+
+# --------------------------------------------------------------------------- the accounting journal
+
+
+@dataclass
+class JournalView:
+    entities: list[BillingEntity]
+    quarters: list[Quarter]
+    entity: BillingEntity | None = None
+    quarter: Quarter | None = None
+    rows: list = field(default_factory=list)
+    balances: dict = field(default_factory=dict)
+    vat: VatReturn | None = None
+    error: str | None = None
+
+    @property
+    def balanced(self) -> bool:
+        return sum(self.balances.values(), Decimal("0")) == 0
+
+    @property
+    def revenue_total(self) -> Decimal:
+        """Revenue booked in the period (credit balance of the revenue accounts)."""
+        return -self.balances.get(self.entity.account_revenue, Decimal("0"))
+
+    @property
+    def vat_booked(self) -> Decimal:
+        return -self.balances.get(self.entity.account_vat_payable, Decimal("0"))
+
+    @property
+    def total_debit(self) -> Decimal:
+        return sum((r.amount_chf for r in self.rows), Decimal("0"))
+
+
+def journal_view(entity_code: str | None, quarter_text: str | None) -> JournalView:
+    """The journal of an entity and quarter, its account balances and the VAT return to check it against."""
+    from .gather import journal_accounts, journal_documents
+    from .journal import balances, journal_rows
+
+    base = vat_report_view(entity_code, quarter_text)
+    view = JournalView(entities=base.entities, quarters=base.quarters, entity=base.entity, quarter=base.quarter,
+                       vat=base.result, error=base.error)
+    if view.error:
+        return view
+    view.rows = journal_rows(journal_documents(view.entity, view.quarter), journal_accounts(view.entity))
+    view.balances = balances(view.rows)
+    return view
+
+
+JOURNAL_COLUMNS_BANANA = ("Date", "Doc", "Description", "AccountDebit", "AccountCredit", "Amount")
+
+
+def journal_banana_txt(view: JournalView) -> str:
+    """Banana Accounting's double-entry import ("text file with column headers"): tab-separated, the
+    English NameXml headers, dates yyyy-mm-dd, amounts with a point, UTF-8. VAT is booked on its own
+    rows (no VatCode), so Banana adds no VAT of its own."""
+    from ..exports.tables import neutralise
+
+    def clean(text: str) -> str:
+        return neutralise(" ".join(str(text).split()))
+
+    lines = ["\t".join(JOURNAL_COLUMNS_BANANA)]
+    for r in view.rows:
+        lines.append("\t".join([r.booked_on.isoformat(), clean(r.document), clean(r.text), r.debit, r.credit,
+                                f"{r.amount_chf:.2f}"]))
+    return "\n".join(lines) + "\n"
+
+
+def journal_table(view: JournalView):
+    """The journal as a table (debit / credit account, positive amounts): CSV for spreadsheets and XLSX."""
+    from ..exports.tables import Column, Table
+
+    return Table("Journal", [Column("date", "date"), Column("document"), Column("text", width=48),
+                             Column("debit_account"), Column("credit_account"), Column("amount_chf", "money")],
+                 [[r.booked_on, r.document, r.text, r.debit, r.credit, r.amount_chf] for r in view.rows])

@@ -17,6 +17,7 @@ NAVIGATION = (
     ("Entities", "entities.index", (ROLE_ADMIN, ROLE_FINANCE)),
     ("Billing runs", "runs.index", (ROLE_ADMIN, ROLE_FINANCE)),
     ("VAT return", "reports.vat", (ROLE_ADMIN, ROLE_FINANCE)),
+    ("Journal", "reports.journal", (ROLE_ADMIN, ROLE_FINANCE)),
 )
 
 
