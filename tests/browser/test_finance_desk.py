@@ -329,3 +329,18 @@ def test_the_vat_return_page_and_the_export_menu(page, live_server, fresh_db, wi
         page.click("text=Excel workbook (.xlsx): invoices and lines")
     assert info.value.suggested_filename == "invoices-overdue.xlsx"
     check_page(page, "export-menu", width)
+
+
+def test_the_journal_page_balances_and_matches_the_vat_return(page, live_server, fresh_db, width):
+    _seed(fresh_db.app, overdue=("org-acme", "org-bern"))
+    browser_login(page, live_server, "finance")
+    page.goto(f"{live_server.url}/reports/journal?quarter=2026-Q4")
+    # Two invoices of 49.00 + 3.97: debtors 105.94 = revenue 98.00 + VAT 7.94; all accounts sum to 0.00.
+    assert page.locator("[data-testid=journal-balance]").inner_text() == "0.00"
+    assert page.locator("[data-testid=journal-total]").inner_text() == "105.94"
+    assert "matches" in page.locator("[data-testid=journal-revenue]").inner_text()
+    assert "matches" in page.locator("[data-testid=journal-vat]").inner_text()
+    with page.expect_download() as info:
+        page.click("text=Banana (.txt)")
+    assert info.value.suggested_filename == "journal-pieced-2026-Q4-banana.txt"
+    check_page(page, "journal", width)
