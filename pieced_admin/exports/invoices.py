@@ -16,7 +16,7 @@ from ..invoices.services import InvoiceQuery, _conditions, _sorted, _with_org, _
 from ..models import BillingEntity, Invoice, InvoiceLine, OrgBillingConfig
 from .tables import Column, Table
 
-__all__ = ["INVOICE_COLUMNS", "LINE_COLUMNS", "invoices_table", "invoice_lines_table"]
+__all__ = ["INVOICE_COLUMNS", "LINE_COLUMNS", "TABLES", "invoices_table", "invoice_lines_table"]
 
 INVOICE_COLUMNS = (
     Column("number"), Column("issued_date", "date"), Column("period", "month"), Column("due_date", "date"),
@@ -91,3 +91,8 @@ def invoice_lines_table(query: InvoiceQuery, today: date, batch: int = 2000) -> 
             ]
 
     return Table("Lines", LINE_COLUMNS, rows())
+
+
+# What the invoice list exports, by the name in its URL (/invoices/export/<name>.<csv|xlsx>): credit notes
+# of the listed invoices, their payments, ... become one more builder here, `(query, today) -> Table`.
+TABLES = {"invoices": invoices_table, "lines": invoice_lines_table}

@@ -94,19 +94,19 @@ def export(what: str, fmt: str):
     from ..exports.tables import to_csv, to_xlsx
 
     flavour = request.args.get("flavour", "excel-ch") if fmt == "csv" else fmt
-    if what not in ("invoices", "lines") or flavour not in EXPORT_FORMATS or fmt not in ("csv", "xlsx"):
+    if what not in exports.TABLES or flavour not in EXPORT_FORMATS or fmt not in ("csv", "xlsx"):
         abort(404)
     query = InvoiceFilterForm(request.args).to_query()
     today = local_today()
-    base = query.filename().removesuffix(".csv").replace("invoices", what if what == "invoices" else "invoice-lines", 1)
+    base = query.filename().removesuffix(".csv").replace("invoices", what if what == "invoices" else f"invoice-{what}", 1)
     headers = {"Cache-Control": "private, no-store"}
     if fmt == "xlsx":
-        # Both sheets in one workbook: invoices and their lines.
-        body = to_xlsx([exports.invoices_table(query, today), exports.invoice_lines_table(query, today)])
+        # Every table of the list in one workbook, one sheet each, the invoices first.
+        body = to_xlsx([build(query, today) for build in exports.TABLES.values()])
         headers["Content-Disposition"] = f'attachment; filename="{base}.xlsx"'
         return Response(body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers=headers)
-    table = exports.invoices_table(query, today) if what == "invoices" else exports.invoice_lines_table(query, today)
+    table = exports.TABLES[what](query, today)
     headers["Content-Disposition"] = f'attachment; filename="{base}-{flavour}.csv"'
     return Response(stream_with_context(to_csv(table, flavour)), mimetype="text/csv", headers=headers)
 

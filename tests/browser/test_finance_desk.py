@@ -196,8 +196,13 @@ def test_issue_by_hand_states_the_amount_and_e_mails_the_invoice(page, live_serv
         warning.wait_for()
         assert "bills it so far, to today (10.12.2026 12:00), as the tenant page does" in warning.inner_text()
         check_page(page, "org-preview-december", width)
+        preview_net = page.locator(".draft-lines tfoot tr").first.locator("td").inner_text()
+        preview_days = page.locator(".draft-lines tbody tr").first.locator("td").nth(2).inner_text()
         page.goto(f"{live_server.url}/tenants/org-alpen-main")
-        assert "10.12.2026" in page.locator("main").inner_text()
+        assert "10.12.2026" in page.locator("#tenant-charges").inner_text()
+        # The same days and the same amount on both pages: 10 of 31 days of 49.00 = 15.81.
+        assert page.locator("#charges-net").inner_text() == preview_net == "15.81"
+        assert page.locator("#tenant-charges tbody tr").first.locator("td").nth(1).inner_text() == preview_days
         page.goto(f"{live_server.url}/orgs/org-alpen")
         # November: 49.00 + VAT 8.1 % 3.97 = 52.97.
         page.fill("#month", "2026-11")
@@ -243,7 +248,7 @@ def test_reminders_name_their_level_refresh_the_timeline_and_go_out_for_several(
         page.wait_for_function(f"() => document.querySelectorAll('#invoice-timeline li').length > {before}")
         assert "reminder" in page.locator("#invoice-timeline li").last.inner_text().lower()
         assert page.locator("#send-reminder").inner_text() == "Send level 2 (second reminder) now"
-        assert dialogs and "level 1" in dialogs[0]
+        assert dialogs[0] == f"Send the payment reminder (level 1) for {numbers[0]} of CHF 52.97 by e-mail now?"
         check_page(page, "invoice-reminder-sent", width)
 
         page.goto(f"{live_server.url}/invoices?status=overdue")
