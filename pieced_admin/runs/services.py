@@ -13,6 +13,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -92,6 +93,12 @@ class RunView:
     def would_issue(self) -> int:
         """Dry run: how many invoices it found to issue."""
         return sum(1 for e in self.summary for d in e.get("drafts") or [] if not d.get("existing"))
+
+    @property
+    def would_issue_total(self) -> Decimal:
+        """Dry run: the total (incl. VAT) of the invoices it found to issue."""
+        return sum((Decimal(d["total_chf"]) for e in self.summary for d in e.get("drafts") or []
+                    if not d.get("existing")), Decimal("0.00"))
 
     @property
     def failed_entries(self) -> list[dict]:

@@ -153,7 +153,9 @@ def test_a_run_dry_first_then_for_real_one_confirm_per_click_and_a_missing_addre
         page.wait_for_url(re.compile(r".*/runs/\d+$"))
         page.locator("#run-progress >> text=Summary per org").wait_for(timeout=60_000)
         assert len(dialogs) == 2, dialogs
-        assert dialogs[1].startswith("Run for real for November 2026 (2026-11): issue the invoices")
+        # Two orgs, one tenant each for all of November: 49.00 + 3.97 VAT = 52.97 each, 105.94 in all.
+        assert dialogs[1].startswith("Run for real for November 2026 (2026-11): issue the invoices of every org "
+                                     "with auto-invoicing (2 found by this dry run, total CHF 105.94)")
         with fresh_db.app.app_context():
             numbers = dict(db.session.execute(sa.select(Invoice.zitadel_org_id, Invoice.number)).all())
             db.session.remove()
