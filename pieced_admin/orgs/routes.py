@@ -112,9 +112,10 @@ def preview(org_id: str):
     ctx: dict = {}
     if form.validate():
         try:
-            over = form.period.last_day < local_today()
-            ctx["items"] = preview_invoices(org_id, form.period, until=None if over else clock.now())
-            ctx["until"] = None if over else clock.now()
+            # A month not over yet is billed to now, as the tenant page shows it.
+            until = None if form.period.last_day < local_today() else clock.now()
+            ctx["items"] = preview_invoices(org_id, form.period, until=until)
+            ctx["until"] = until
         except LookupError as exc:  # no billing entity at all
             ctx["error"] = str(exc)
         ctx["period"] = form.period

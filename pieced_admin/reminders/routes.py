@@ -47,7 +47,7 @@ def send_many():
         for line in report.lines():
             flash(line.text, line.category)
     back = request.form.get("next") or ""
-    if not back.startswith("/") or back.startswith("//"):
+    if not back.startswith("/") or back.startswith("//") or "\\" in back:  # only back to a page of ours
         back = url_for("invoices.index", status="overdue") if "invoices.index" in current_app.view_functions else "/"
     return redirect(back, 303)
 

@@ -44,7 +44,8 @@ def test_finance_sends_the_next_level_now_and_sees_it_in_the_panel(app, session,
     panel = client.get(f"/invoices/{invoice.number}/reminders").get_data(as_text=True)
     assert 'id="invoice-reminders"' in panel and "No reminder sent yet." in panel
     assert 'id="send-reminder"' in panel
-    assert f'hx-confirm="Send the payment reminder (level 1) for {invoice.number} by e-mail now?"' in panel
+    # 49.00 + 8.1 % VAT 3.97 = 52.97: the question states the amount
+    assert f'hx-confirm="Send the payment reminder (level 1) for {invoice.number} of CHF 52.97 by e-mail now?"' in panel
 
     token = csrf(client)
     resp = client.post(f"/invoices/{invoice.number}/reminders", headers={**HTMX, "X-CSRFToken": token})
@@ -106,3 +107,26 @@ def test_no_role_is_refused(app, session, client, login):
     login("nobody")
     assert client.get(f"/invoices/{invoice.number}/reminders").status_code == 403
     assert client.post(f"/invoices/{invoice.number}/reminders").status_code == 403
+
+
+def test_several_at_once_from_the_overdue_list_each_its_next_level(app, session, client, login, sink):
+    first = overdue_invoice()
+    second = issued_invoice("org-bern", period=Period(2026, 9), issued=zurich(2026, 10, 1, 6), auto_reminders=False)
+    login("finance")
+    token = csrf(client)
+    resp = client.post("/reminders/send", data={"csrf_token": token, "number": [first.number, second.number, "PC-NOPE"],
+                                                "next": "/invoices?status=overdue"})
+    assert resp.status_code == 303 and resp.headers["Location"] == "/invoices?status=overdue"
+    page = client.get("/invoices?status=overdue").get_data(as_text=True)
+    assert f"{first.number} level 1 (payment reminder) to billing@org-acme.example" in page
+    assert f"{second.number} level 1 (payment reminder)" in page
+    assert "PC-NOPE: nothing sent" in page
+    assert len(sink.messages) == 2
+    assert session.execute(sa.select(sa.func.count()).select_from(InvoiceReminder)).scalar_one() == 2
+
+
+@pytest.mark.parametrize("back", ["https://evil.example/", "//evil.example/", "/\\evil.example"])
+def test_the_bulk_send_only_returns_to_our_own_pages(app, session, client, login, back):
+    login("finance")
+    resp = client.post("/reminders/send", data={"csrf_token": csrf(client), "next": back})
+    assert resp.status_code == 303 and resp.headers["Location"] == "/invoices?status=overdue"
