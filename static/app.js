@@ -31,6 +31,7 @@ document.addEventListener("DOMContentLoaded", function () {
         // the button's value must still travel once the button is disabled
         var carry = document.createElement("input");
         carry.type = "hidden"; carry.name = submitter.name; carry.value = submitter.value;
+        carry.setAttribute("data-carry", "");
         form.appendChild(carry);
       }
       Array.prototype.forEach.call(form.querySelectorAll("button[type=submit], button:not([type])"), function (b) {
@@ -136,4 +137,14 @@ document.addEventListener("htmx:sendError", function () {
   div.setAttribute("role", "alert");
   div.textContent = "The server could not be reached. Check your connection and try again.";
   flashes.appendChild(div);
+});
+
+// Back to a page from the browser's cache: the forms sent from it may be sent again.
+window.addEventListener("pageshow", function (event) {
+  if (!event.persisted) { return; }
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-submitting]"), function (form) {
+    form.removeAttribute("data-submitting");
+    Array.prototype.forEach.call(form.querySelectorAll("input[data-carry]"), function (c) { c.remove(); });
+    Array.prototype.forEach.call(form.querySelectorAll("button[disabled]"), function (b) { b.disabled = false; });
+  });
 });
