@@ -50,8 +50,32 @@ def _quarters(today) -> list[Quarter]:
     return out
 
 
-def vat_report_view(entity_code: str | None, quarter_text: str | None) -> VatReportView:
-    """Everything the page shows; an unknown entity or a bad quarter is an error for the person, not a 500."""
+def _months(today) -> list:
+    from ..billing.days import Period
+
+    m, out = Period.of(today), []
+    for _ in range(12):
+        out.append(m)
+        m = m.previous()
+    return out
+
+
+def _parse_span(text: str, months: bool):
+    """A quarter (YYYY-Qn) or, where the page allows it, a month (YYYY-MM)."""
+    if months and "Q" not in text.upper():
+        from ..billing.days import Period
+
+        try:
+            return Period.parse(text)
+        except ValueError:
+            raise ValueError(f"a period is a quarter (YYYY-Qn, e.g. 2026-Q4) or a month (YYYY-MM); got {text!r}") from None
+    return Quarter.parse(text)
+
+
+def vat_report_view(entity_code: str | None, quarter_text: str | None, *, months: bool = False) -> VatReportView:
+    """Everything the page shows; an unknown entity or a bad quarter is an error for the person, not a 500.
+
+    With `months`, a month (YYYY-MM) is accepted too (the journal's periods)."""
     today = clock.today()
     entities = list(db.session.execute(sa.select(BillingEntity).order_by(BillingEntity.name)).scalars())
     view = VatReportView(entities=entities, quarters=_quarters(today))
@@ -61,7 +85,7 @@ def vat_report_view(entity_code: str | None, quarter_text: str | None) -> VatRep
         view.error = "No billing entity yet: create one on the Entities page."
         return view
     try:
-        view.quarter = Quarter.parse(quarter_text) if quarter_text else Quarter.of(today).previous()
+        view.quarter = _parse_span(quarter_text, months) if quarter_text else Quarter.of(today).previous()
     except ValueError as exc:
         view.error = str(exc)[:1].upper() + str(exc)[1:] + "."
         return view
@@ -117,6 +141,7 @@ class JournalView:
     balances: dict = field(default_factory=dict)
     vat: VatReturn | None = None
     error: str | None = None
+    months: list = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
@@ -141,9 +166,9 @@ def journal_view(entity_code: str | None, quarter_text: str | None) -> JournalVi
     from .gather import journal_accounts, journal_documents
     from .journal import balances, journal_rows
 
-    base = vat_report_view(entity_code, quarter_text)
+    base = vat_report_view(entity_code, quarter_text, months=True)
     view = JournalView(entities=base.entities, quarters=base.quarters, entity=base.entity, quarter=base.quarter,
-                       vat=base.result, error=base.error)
+                       vat=base.result, error=base.error, months=_months(clock.today()))
     if view.error:
         return view
     view.rows = journal_rows(journal_documents(view.entity, view.quarter), journal_accounts(view.entity))

@@ -117,8 +117,12 @@ def _numbers(docs: Iterable[Document]) -> tuple[str, ...]:
 
 
 def compute_vat_return(documents: Iterable[Document], quarter: Quarter) -> VatReturn:
-    """The figures of the quarter from every document handed in (those of other quarters are ignored)."""
-    docs = sorted((d for d in documents if quarter.contains(d.issued_on)), key=lambda d: (d.issued_on, d.kind, d.number))
+    """The figures of the quarter from every document handed in (those of other quarters are ignored).
+
+    Any span with `first_day` and `last_day` works the same (a month's figures, for the journal's check).
+    """
+    docs = sorted((d for d in documents if quarter.first_day <= d.issued_on <= quarter.last_day),
+                  key=lambda d: (d.issued_on, d.kind, d.number))
     for d in docs:
         if d.kind not in KINDS:
             raise ValueError(f"document {d.number}: kind must be invoice or credit_note, not {d.kind!r}")

@@ -104,3 +104,21 @@ def zurich_dt(y, m, d):
     from ..factories import zurich
 
     return zurich(y, m, d, 9)
+
+
+def test_a_months_journal_balances_and_matches_that_months_vat_figures(finance_client, quarter_of_invoices):
+    docs = quarter_of_invoices
+    _lines(docs["C"], ("monthly_fee", "300.00"))
+    table = _credit_notes_table()
+    _credit(table, "PC-CN-2026-0002", docs["A"], zurich_dt(2026, 12, 1), "250.00", "20.25")
+    _credit(table, "PC-CN-2026-0003", docs["C"], zurich_dt(2026, 12, 10), "50.00", "0.00", rate="0.00")
+    with clock.pinned("2027-01-15"):
+        page = finance_client.get("/reports/journal?entity=pieced&quarter=2026-12").get_data(as_text=True)
+        bad = finance_client.get("/reports/journal?entity=pieced&quarter=2026-13")
+    # December: C (DE) 300.00, less its credit note 50.00 and A's partial credit note 250.00 (VAT 20.25):
+    # revenue 300 − 50 − 250 = 0.00 = 299 (−250.00) + 221 (250.00); VAT −20.25
+    assert 'data-testid="journal-balance">0.00<' in page
+    assert 'data-testid="journal-revenue">0.00 <span class="badge badge-ok">matches' in page
+    assert 'data-testid="journal-vat">-20.25 <span class="badge badge-ok">matches' in page
+    assert '<option value="2026-12" selected>' in page
+    assert bad.status_code == 400 and "YYYY-MM" in bad.get_data(as_text=True)
