@@ -102,7 +102,8 @@ def csrf_token(client):
 
 # Routes of the finance desk (issue 12): finance reads and downloads every report and export, and
 # sends reminders for several invoices at once.
-FINANCE_READS = ("/reports/vat", "/reports/vat.xlsx", "/invoices/export/invoices.xlsx",
+FINANCE_READS = ("/reports/vat", "/reports/vat.xlsx", "/reports/vat.pdf", "/reports/journal", "/reports/journal.txt",
+                 "/reports/journal.csv", "/reports/journal.xlsx", "/invoices/export/invoices.xlsx",
                  "/invoices/export/invoices.csv?flavour=excel-ch", "/invoices/export/lines.csv?flavour=rfc4180")
 
 
