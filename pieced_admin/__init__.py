@@ -103,11 +103,12 @@ def create_app(config: dict | None = None, *, web: bool = True) -> Flask:
     from .payments import routes as payments
     from .pricing import routes as pricing
     from .reminders import routes as reminders
+    from .reports import routes as reports
     from .runs import routes as runs
     from .tenants import routes as tenants
 
     for module in (auth, api, dashboard, pricing, orgs, entities, invoices, credit_notes, tenants, runs, payments,
-                   bank, reminders):
+                   bank, reminders, reports):
         app.register_blueprint(module.bp)
 
     from .cli import register_commands

@@ -95,3 +95,27 @@ def record_audit(
     )
     db.session.add(entry)
     return entry
+
+
+# --------------------------------------------------------------------------- reading it back
+
+_QUIET = {"updated_at", "created_at"}
+
+
+def _changes(before: Mapping | None, after: Mapping | None) -> list[tuple[str, Any, Any]]:
+    """(field, old, new) of what an entry changed; for an entry with only `after`, its values."""
+    before, after = dict(before or {}), dict(after or {})
+    keys = list(dict.fromkeys([*before, *after]))
+    return [(k, before.get(k), after.get(k)) for k in keys if k not in _QUIET and before.get(k) != after.get(k)]
+
+
+def change_history(object_type: str, object_id: str, limit: int = 30) -> list[dict]:
+    """The latest audit entries of one object, newest first, each with who, when and what changed."""
+    import sqlalchemy as sa
+
+    rows = db.session.execute(
+        sa.select(AuditLog).where(AuditLog.object_type == object_type, AuditLog.object_id == str(object_id))
+        .order_by(AuditLog.occurred_at.desc(), AuditLog.id.desc()).limit(limit)
+    ).scalars().all()
+    return [{"at": r.occurred_at, "actor": r.actor, "action": r.action, "note": r.note,
+             "changes": _changes(r.before, r.after)} for r in rows]

@@ -18,7 +18,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
-COMMAND_MODULES = ("billing", "monthly", "pricing", "tenants", "reminders", "stripe", "demo", "bank")
+COMMAND_MODULES = ("billing", "monthly", "pricing", "tenants", "reminders", "stripe", "demo", "bank", "reports")
 
 
 class CliError(click.ClickException):

@@ -246,9 +246,18 @@ def _entities_by_id() -> dict[int, BillingEntity]:
     return {e.id: e for e in db.session.execute(sa.select(BillingEntity)).scalars()}
 
 
-def preview_invoices(org_id: str, period: Period, *, on_usage_error: str = "warn") -> list[PreviewItem]:
-    """Compute the org's invoices for a month without saving anything."""
+def preview_invoices(org_id: str, period: Period, *, on_usage_error: str = "warn",
+                     until: datetime | None = None) -> list[PreviewItem]:
+    """Compute the org's invoices for a month without saving anything.
+
+    `until` (a month not over yet): bill the tenants to that moment, as the tenant page does, not to
+    the month's end.
+    """
     facts, ctx = load_facts(org_id, period, on_usage_error=on_usage_error)
+    if until is not None:
+        facts = replace(facts, tenants=tuple(
+            replace(t, deleted_at=max(t.created_at, until if t.deleted_at is None else min(t.deleted_at, until)))
+            for t in facts.tenants))
     drafts = compute_invoices(facts)
     entities = _entities_by_id()
     existing = _existing_invoices(org_id, period)

@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Shard", "OrgReport", "RunReport", "PdfRenderPool", "run_monthly", "previous_month", "shard_of",
-    "org_lock_key", "lock_key", "orgs_for_run", "run_is_alive", "mark_run_active", "send_invoice_email", "send_invoice_emails", "EmailOutcome",
+    "org_lock_key", "lock_key", "orgs_for_run", "run_is_alive", "mark_run_active", "send_invoice_email", "send_invoice_emails", "EmailOutcome", "email_issued_invoices",
     "reap_dead_runs",
     "RUN_STATUSES",
 ]
@@ -172,6 +172,9 @@ class OrgReport:
     notes: list[str] = field(default_factory=list)       # card collection
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Issued, but the org's billing address is missing or wrong: {"number", "reason"}. A warning, not a
+    # failure: the invoice exists; fixing the address and re-running sends it.
+    not_emailed: list[dict] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -181,6 +184,8 @@ class OrgReport:
     def status(self) -> str:
         if self.errors:
             return "failed"
+        if self.not_emailed:
+            return "issued, not e-mailed"
         if self.drafts:
             return "would issue" if any(d["existing"] is None for d in self.drafts) else "up to date"
         if self.issued:
@@ -205,13 +210,14 @@ class OrgReport:
         if self.emailed:
             parts.append("e-mailed " + ", ".join(self.emailed))
         parts.extend(self.notes)
+        parts.extend(f"NOT E-MAILED: {n['number']}: {n['reason']}" for n in self.not_emailed)
         parts.extend(f"FAILED: {e}" for e in self.errors)
         return f"{self.org_id}: " + ("; ".join(parts) if parts else self.status)
 
     def as_json(self) -> dict:
         return {"org": self.org_id, "status": self.status, "issued": self.issued, "existing": self.existing,
                 "emailed": self.emailed, "drafts": self.drafts, "notes": self.notes, "warnings": self.warnings,
-                "errors": self.errors}
+                "errors": self.errors, "not_emailed": self.not_emailed}
 
 
 @dataclass
@@ -381,6 +387,7 @@ class EmailOutcome:
     sent_now: bool       # False: it had been sent before, nothing was sent now
     to: str | None = None
     error: str | None = None
+    recipient_problem: bool = False  # the org's address is missing or invalid (not an SMTP failure)
 
 
 def send_invoice_email(invoice_id: int, *, now: datetime | None = None) -> EmailOutcome:
@@ -392,7 +399,7 @@ def send_invoice_email(invoice_id: int, *, now: datetime | None = None) -> Email
     on the row (`failed`, the error, one more attempt) and returned, not raised:
     the next run tries again.
     """
-    from ..integrations.mail import Attachment, MailError, check_recipient, send_mail
+    from ..integrations.mail import Attachment, MailError, RecipientError, check_recipient, send_mail
 
     table = InvoiceEmail.__table__
     insert = insert_for(table)
@@ -434,7 +441,8 @@ def send_invoice_email(invoice_id: int, *, now: datetime | None = None) -> Email
     except MailError as exc:
         email.status = "failed"
         email.error = str(exc)
-        outcome = EmailOutcome(number, "failed", False, email.sent_to, str(exc))
+        outcome = EmailOutcome(number, "failed", False, email.sent_to, str(exc),
+                               recipient_problem=isinstance(exc, RecipientError))
         log.warning("invoice e-mail %s: %s", number, exc)
     else:
         email.status = "sent"
@@ -446,6 +454,15 @@ def send_invoice_email(invoice_id: int, *, now: datetime | None = None) -> Email
                      after={"to": sent.to, "message_id": sent.message_id, "attempt": email.attempts})
     db.session.commit()
     return outcome
+
+
+def email_issued_invoices(invoices: Sequence[Invoice]) -> list[EmailOutcome]:
+    """E-mail invoices just issued by hand to their org's billing address (each at most once); commits."""
+    ids = [i.id for i in invoices]
+    outcomes = []
+    for invoice_id in ids:
+        outcomes.append(send_invoice_email(invoice_id))
+    return outcomes
 
 
 def send_invoice_emails(org_ids: Sequence[str], period: Period,
@@ -477,6 +494,8 @@ def send_invoice_emails(org_ids: Sequence[str], period: Period,
             continue
         if outcome.sent_now:
             report.emailed.append(number)
+        elif outcome.status == "failed" and outcome.recipient_problem:
+            report.not_emailed.append({"number": number, "reason": outcome.error})
         elif outcome.status == "failed":
             report.errors.append(f"e-mail of {number} not sent: {outcome.error}")
     return reports

@@ -357,6 +357,14 @@ def usage_source_problems(today: date) -> list[SourceProblem]:
         problems.append(SourceProblem(
             "Billing run", f"The last billing run ({run.period}) could not invoice {run.orgs_failed} "
                            f"org{'s' if run.orgs_failed != 1 else ''}: see the run for the reasons.", href))
+    not_emailed = sum(len(e.get("not_emailed") or []) for e in (run.summary or []) if isinstance(e, dict)) if run else 0
+    if not_emailed:
+        href = _link("runs.detail", run.id)
+        problems.append(SourceProblem(
+            "Billing run", f"The last billing run ({run.period}) issued {not_emailed} invoice"
+                           f"{'s' if not_emailed != 1 else ''} it could not e-mail (no or a wrong billing address): "
+                           "fix the address and run the month again to send "
+                           f"{'them' if not_emailed != 1 else 'it'}.", href))
     return problems
 
 

@@ -53,6 +53,17 @@ class EntityForm(AddressMixin, FlaskForm):
                                               Regexp(r"^https?://\S+$", message="Enter a web address such as https://pieced.ch.")],
                        filters=[blank_to_none])
 
+    # The accounting journal's accounts (Swiss SME chart of accounts when left empty).
+    account_debtors = StringField("Debtors account", default="1100", filters=[lambda v: strip_text(v) or "1100"],
+                                  validators=[Regexp(r"^\d{3,10}$", message="An account number: 3 to 10 digits.")])
+    account_revenue = StringField("Revenue account", default="3400", filters=[lambda v: strip_text(v) or "3400"],
+                                  validators=[Regexp(r"^\d{3,10}$", message="An account number: 3 to 10 digits.")])
+    account_vat_payable = StringField("VAT payable account", default="2200",
+                                      filters=[lambda v: strip_text(v) or "2200"],
+                                      validators=[Regexp(r"^\d{3,10}$", message="An account number: 3 to 10 digits.")])
+    account_bank = StringField("Bank account", default="1020", filters=[lambda v: strip_text(v) or "1020"],
+                               validators=[Regexp(r"^\d{3,10}$", message="An account number: 3 to 10 digits.")])
+
     # The QR-bill prints the seller's structured address: postal code and city are needed.
     postal_code = StringField("Postal code", validators=[InputRequired("Required for the QR-bill."),
                                                          Length(max=16, message="At most 16 characters.")],

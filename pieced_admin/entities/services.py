@@ -19,6 +19,7 @@ from ..models.types import utcnow
 ENTITY_FIELDS = (
     "code", "name", "street", "building_number", "postal_code", "city", "country", "vat_number", "iban",
     "invoice_prefix", "currency", "is_default", "email", "website",
+    "account_debtors", "account_revenue", "account_vat_payable", "account_bank",
 )
 COVERAGE_SHOWN = 12
 

@@ -84,6 +84,33 @@ def export_csv():
     })
 
 
+EXPORT_FORMATS = {"xlsx", "excel-ch", "rfc4180"}
+
+
+@bp.get("/invoices/export/<what>.<fmt>")
+def export(what: str, fmt: str):
+    """The filtered invoices or their lines as XLSX, as CSV for Excel (de-CH: BOM, `;`) or as RFC 4180 CSV."""
+    from ..exports import invoices as exports
+    from ..exports.tables import to_csv, to_xlsx
+
+    flavour = request.args.get("flavour", "excel-ch") if fmt == "csv" else fmt
+    if what not in exports.TABLES or flavour not in EXPORT_FORMATS or fmt not in ("csv", "xlsx"):
+        abort(404)
+    query = InvoiceFilterForm(request.args).to_query()
+    today = local_today()
+    base = query.filename().removesuffix(".csv").replace("invoices", what if what == "invoices" else f"invoice-{what}", 1)
+    headers = {"Cache-Control": "private, no-store"}
+    if fmt == "xlsx":
+        # Every table of the list in one workbook, one sheet each, the invoices first.
+        body = to_xlsx([build(query, today) for build in exports.TABLES.values()])
+        headers["Content-Disposition"] = f'attachment; filename="{base}.xlsx"'
+        return Response(body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers=headers)
+    table = exports.TABLES[what](query, today)
+    headers["Content-Disposition"] = f'attachment; filename="{base}-{flavour}.csv"'
+    return Response(stream_with_context(to_csv(table, flavour)), mimetype="text/csv", headers=headers)
+
+
 def _render_detail(number: str, *, paid_form: MarkPaidForm | None = None, void_form: VoidForm | None = None,
                    paid_error: str | None = None, void_error: str | None = None, notice: str | None = None,
                    status: int = 200):

@@ -7,8 +7,6 @@ rows (the list joins what it shows; the detail loads each related table once).
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections.abc import Iterator
@@ -237,6 +235,8 @@ class InvoiceRow:
     @property
     def partly_paid(self) -> bool:
         return self.invoice.status == "issued" and self.paid > 0
+    last_reminder_level: int | None = None
+    last_reminder_on: datetime | None = None
 
     @property
     def overdue(self) -> bool:
@@ -306,6 +306,22 @@ def list_entities() -> list[BillingEntity]:
     return list(db.session.execute(sa.select(BillingEntity).order_by(BillingEntity.name)).scalars())
 
 
+def _add_last_reminders(rows: list[InvoiceRow]) -> None:
+    """The highest reminder level sent for each row's invoice, and when (one query for the page)."""
+    from ..models import InvoiceReminder
+
+    if not rows:
+        return
+    found = db.session.execute(
+        sa.select(InvoiceReminder.invoice_id, sa.func.max(InvoiceReminder.level), sa.func.max(InvoiceReminder.sent_at))
+        .where(InvoiceReminder.invoice_id.in_([r.invoice.id for r in rows]), InvoiceReminder.sent_at.is_not(None))
+        .group_by(InvoiceReminder.invoice_id)
+    ).all()
+    by_id = {i: (level, at) for i, level, at in found}
+    for row in rows:
+        row.last_reminder_level, row.last_reminder_on = by_id.get(row.invoice.id, (None, None))
+
+
 def list_invoices(query: InvoiceQuery, today: date, per_page: int = PER_PAGE) -> InvoicePage:
     """One page of the filtered, sorted invoices with the totals of the whole filtered set."""
     totals = invoice_totals(query, today)
@@ -336,6 +352,7 @@ def list_invoices(query: InvoiceQuery, today: date, per_page: int = PER_PAGE) ->
         c = credited.get(row.invoice.id, Credited())
         # The ledger's balance already counts the credit notes (payments.ledger.credited_expr).
         row.credited_chf, row.balance_chf = c.total_chf, row.balance
+    _add_last_reminders(rows)
     any_invoices = bool(totals.rows) or (
         query.filtered and db.session.execute(sa.select(Invoice.id).limit(1)).first() is not None)
     return InvoicePage(query=replace(query, page=page), today=today, rows=rows, totals=totals, page=page,
@@ -344,59 +361,17 @@ def list_invoices(query: InvoiceQuery, today: date, per_page: int = PER_PAGE) ->
 
 # --------------------------------------------------------------------------- CSV export
 
-CSV_COLUMNS = (
-    "number", "issued_date", "period", "due_date", "org_id", "org_name", "entity",
-    "net_chf", "vat_rate", "vat_chf", "total_chf", "currency", "status", "days_overdue",
-    "paid_date", "payment_method", "payment_reference", "void_reason",
-    "credited_chf", "balance_chf", "credit_notes",
-)
-
-
 def derived_status(status: str, due_date: date, today: date) -> str:
     """issued, overdue, paid or void: overdue is an issued invoice due before today."""
     return "overdue" if status == "issued" and due_date < today else status
 
 
-def csv_rows(query: InvoiceQuery, today: date, batch: int = 1000) -> Iterator[str]:
-    """The filtered invoices as CSV text (RFC 4180, comma, header first), yielded in chunks of `batch` rows."""
-    tz = _zone()
-    stmt = (
-        _sorted(_with_org(sa.select(
-            Invoice.number, Invoice.issued_at, Invoice.period_start, Invoice.due_date, Invoice.zitadel_org_id,
-            OrgBillingConfig.display_name, BillingEntity.code, Invoice.net_chf, Invoice.vat_rate, Invoice.vat_chf,
-            Invoice.total_chf, Invoice.currency, Invoice.status, Invoice.paid_at, Invoice.payment_method,
-            Invoice.payment_reference, Invoice.void_reason, Invoice.id,
-        ).select_from(Invoice)).join(BillingEntity, BillingEntity.id == Invoice.billing_entity_id), query)
-        .where(*_conditions(query, today))
-        .execution_options(yield_per=batch)
-    )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    pending = 0
-    from ..billing.credit_notes import credit_note_numbers_by_invoice
+def csv_rows(query: InvoiceQuery, today: date, batch: int = 1000, flavour: str = "rfc4180") -> Iterator[str]:
+    """The filtered invoices as CSV text (header first; `rfc4180` or `excel-ch`), in chunks of `batch` rows."""
+    from ..exports.invoices import invoices_table
+    from ..exports.tables import to_csv
 
-    notes = credit_note_numbers_by_invoice()  # one query before streaming: credit notes are few
-    for (number, issued_at, period_start, due_date, org_id, org_name, entity, net, vat_rate, vat, total,
-         currency, status, paid_at, method, reference, void_reason, invoice_id) in db.session.execute(stmt):
-        shown = derived_status(status, due_date, today)
-        credited, numbers = notes.get(invoice_id, (Decimal("0.00"), []))
-        paid = total if status == "paid" else Decimal("0")
-        balance = Decimal("0.00") if status == "void" else total - credited - paid
-        writer.writerow([
-            number, issued_at.astimezone(tz).date().isoformat(), f"{period_start:%Y-%m}", due_date.isoformat(),
-            org_id, org_name or "", entity, fmt_amount(net), fmt_amount(vat_rate), fmt_amount(vat),
-            fmt_amount(total), currency, shown, (today - due_date).days if shown == "overdue" else "",
-            paid_at.astimezone(tz).date().isoformat() if paid_at else "", method or "", reference or "",
-            void_reason or "", fmt_amount(credited), fmt_amount(balance), " ".join(numbers),
-        ])
-        pending += 1
-        if pending >= batch:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            pending = 0
-    yield buffer.getvalue()
+    yield from to_csv(invoices_table(query, today, batch), flavour, batch)
 
 
 # --------------------------------------------------------------------------- one invoice

@@ -35,6 +35,11 @@ class BillingEntity(db.Model):
     postal_code: Mapped[str | None] = mapped_column(sa.String(16))
     city: Mapped[str | None] = mapped_column(sa.String(35))
     email: Mapped[str | None] = mapped_column(sa.String(200))
+    # Accounts of the accounting journal (Swiss SME chart of accounts by default).
+    account_debtors: Mapped[str] = mapped_column(sa.String(10), server_default="1100")
+    account_bank: Mapped[str] = mapped_column(sa.String(10), server_default="1020")
+    account_vat_payable: Mapped[str] = mapped_column(sa.String(10), server_default="2200")
+    account_revenue: Mapped[str] = mapped_column(sa.String(10), server_default="3400")
     website: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), server_default=sa.func.now())
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), server_default=sa.func.now())

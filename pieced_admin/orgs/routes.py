@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from .. import clock
 from ..auth.access import roles
 from ..auth.oidc import ROLE_ADMIN, ROLE_FINANCE
 from ..billing.collection import collect_after_issue
 from ..billing.issuing import BillingInputError, issue_invoices, local_today, preview_invoices
+from ..billing.monthly import email_issued_invoices
 from ..extensions import db
 from ..integrations.litellm import LiteLLMError
 from ..web.htmx import is_htmx, render_page_or_partial
@@ -110,7 +112,10 @@ def preview(org_id: str):
     ctx: dict = {}
     if form.validate():
         try:
-            ctx["items"] = preview_invoices(org_id, form.period)
+            # A month not over yet is billed to now, as the tenant page shows it.
+            until = None if form.period.last_day < local_today() else clock.now()
+            ctx["items"] = preview_invoices(org_id, form.period, until=until)
+            ctx["until"] = until
         except LookupError as exc:  # no billing entity at all
             ctx["error"] = str(exc)
         ctx["period"] = form.period
@@ -145,6 +150,8 @@ def issue(org_id: str):
             db.session.commit()
             ctx["result"] = result
             ctx["notes"] = collect_after_issue(result.issued)
+            if request.form.get("email"):
+                ctx["emails"] = email_issued_invoices(result.issued)
             page = _load(org_id)  # the invoices list now holds the new ones
     if is_htmx():
         return render_template(PREVIEW, page=page, oob_invoices="result" in ctx, **_preview_context(page, form, **ctx))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import sqlalchemy as sa
 import sqlalchemy.orm  # noqa: F401  (sa.orm.lazyload)
 
+from flask import current_app
+
+from ..audit import change_history
 from ..extensions import db
 from ..models.dialect import insert_for
 from ..models import BillingEntity, Invoice, OrgBillingConfig, TenantLifecycle
@@ -229,6 +232,9 @@ class OrgPage:
     default_entity: BillingEntity | None
     platform_terms_days: int
     credit_chf: Decimal = Decimal("0.00")   # paid more than owed (or twice): used at the next issue or refunded
+    stripe_configured: bool = False
+    usable_cards: int = 0
+    history: list = field(default_factory=list)
 
 
 class OrgNotFoundError(LookupError):
@@ -269,7 +275,24 @@ def org_page(org_id: str) -> OrgPage:
         entities=entities, default_entity=next((e for e in entities if e.id == default_id), None),
         platform_terms_days=get_pricing().payment_terms_days,
         credit_chf=ledger.org_credit_chf(org_id),
+        stripe_configured=bool(current_app.config.get("STRIPE_API_KEY")),
+        usable_cards=_usable_cards(org_id),
+        history=change_history("org", org_id),
     )
+
+
+def _usable_cards(org_id: str) -> int:
+    """Mirrored cards of the org that have not expired (what a card charge could use)."""
+    from .. import clock
+    from ..models import OrgPaymentMethod
+
+    today = clock.today()
+    return db.session.execute(
+        sa.select(sa.func.count()).select_from(OrgPaymentMethod)
+        .where(OrgPaymentMethod.zitadel_org_id == org_id)
+        .where(sa.or_(OrgPaymentMethod.exp_year.is_(None),
+                      OrgPaymentMethod.exp_year * 100 + OrgPaymentMethod.exp_month >= today.year * 100 + today.month))
+    ).scalar_one()
 
 
 def org_snapshot(config: OrgBillingConfig) -> dict:

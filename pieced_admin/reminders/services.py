@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..audit import current_actor, record_audit
-from ..billing.issuing import get_invoice, local_today, outstanding_chf
+from ..billing.issuing import InvoiceNotFoundError, get_invoice, local_today, outstanding_chf
 from ..extensions import db
 from ..models.dialect import insert_for
 from ..models import Invoice, InvoiceDocument, InvoiceReminder, OrgBillingConfig
@@ -42,7 +42,7 @@ LEVEL_TITLES = {1: "Payment reminder", 2: "Second reminder", 3: "Final reminder"
 
 __all__ = [
     "LEVELS", "LEVEL_TITLES", "ReminderError", "ReminderOutcome", "ReminderReport", "ReminderPanel",
-    "level_days", "due_level", "due_reminders", "send_due_reminders", "send_reminder", "send_next_reminder",
+    "level_days", "due_level", "due_reminders", "send_due_reminders", "send_reminder", "send_next_reminder", "send_next_reminders",
     "reminder_panel",
 ]
 
@@ -253,6 +253,47 @@ def send_next_reminder(number: str, today: date | None = None) -> ReminderOutcom
     if level > LEVELS[-1]:
         raise ReminderError(f"the final reminder of {invoice.number} was sent already")
     return send_reminder(invoice.id, level, today)
+
+
+@dataclass(frozen=True)
+class BulkLine:
+    text: str
+    category: str  # success | error
+
+
+@dataclass
+class BulkReminderReport:
+    """What sending reminders for several invoices at once did, invoice by invoice."""
+
+    sent: list[ReminderOutcome] = field(default_factory=list)
+    failed: list[ReminderOutcome] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (number, why)
+
+    def lines(self) -> list[BulkLine]:
+        out = []
+        if self.sent:
+            out.append(BulkLine("Sent: " + "; ".join(
+                f"{o.number} level {o.level} ({LEVEL_TITLES[o.level].lower()}) to {o.to}" for o in self.sent) + ".",
+                "success"))
+        for o in self.failed:
+            out.append(BulkLine(f"{o.number}: level {o.level} not sent: {o.error}", "error"))
+        for number, why in self.refused:
+            out.append(BulkLine(f"{number}: nothing sent: {why}.", "error"))
+        return out
+
+
+def send_next_reminders(numbers: Sequence[str], today: date | None = None) -> BulkReminderReport:
+    """Send the next reminder level of each of these invoices (each in its own transaction)."""
+    report = BulkReminderReport()
+    for number in dict.fromkeys(numbers):
+        try:
+            outcome = send_next_reminder(number, today)
+        except (ReminderError, InvoiceNotFoundError) as exc:
+            db.session.rollback()
+            report.refused.append((number, str(exc)))
+            continue
+        (report.sent if outcome.status == "sent" else report.failed).append(outcome)
+    return report
 
 
 @dataclass

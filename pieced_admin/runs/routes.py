@@ -39,7 +39,7 @@ def start():
     period = form.month.period
     if not form.dry_run.data and not month_has_ended(period, local_today()):
         form.month.errors.append(f"{period.key} has not ended yet: bill it from the 1st of the next month, "
-                                 "or tick dry run to look at it now.")
+                                 "or use Dry run first to look at it now.")
         return _index(form, 400)
     try:
         run = start_background_run(period, dry_run=bool(form.dry_run.data), started_by=current_user.label)

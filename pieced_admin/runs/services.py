@@ -13,6 +13,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -63,13 +64,41 @@ class RunView:
     def summary(self) -> list[dict]:
         """Per-org entries, failed first."""
         entries = [e for e in (self.run.summary or []) if isinstance(e, dict)]
-        return sorted(entries, key=lambda e: (e.get("status") != "failed" and e.get("status") != "interrupted",
-                                              e.get("org") or ""))
+        def rank(e: dict) -> int:
+            return 0 if e.get("status") in ("failed", "interrupted") else 1 if e.get("not_emailed") else 2
+        return sorted(entries, key=lambda e: (rank(e), e.get("org") or ""))
+
+    @property
+    def not_emailed_count(self) -> int:
+        """Invoices issued by the run that could not be e-mailed (the org's address): warnings."""
+        return sum(len(e.get("not_emailed") or []) for e in self.summary)
+
+    @property
+    def month_label(self) -> str:
+        """The run's month for people, e.g. November 2026."""
+        from ..billing.days import Period
+
+        return Period.parse(self.run.period).first_day.strftime("%B %Y")
+
+    @property
+    def offer_real_run(self) -> bool:
+        """A finished dry run of a month that has ended: offer to run it for real."""
+        from ..billing.days import Period
+        from ..billing.issuing import local_today
+
+        return (bool(self.run.dry_run) and not self.polling and self.status in ("done", "done_with_errors")
+                and month_has_ended(Period.parse(self.run.period), local_today()))
 
     @property
     def would_issue(self) -> int:
         """Dry run: how many invoices it found to issue."""
         return sum(1 for e in self.summary for d in e.get("drafts") or [] if not d.get("existing"))
+
+    @property
+    def would_issue_total(self) -> Decimal:
+        """Dry run: the total (incl. VAT) of the invoices it found to issue."""
+        return sum((Decimal(d["total_chf"]) for e in self.summary for d in e.get("drafts") or []
+                    if not d.get("existing")), Decimal("0.00"))
 
     @property
     def failed_entries(self) -> list[dict]:

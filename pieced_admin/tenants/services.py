@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..audit import record_audit
+from ..audit import change_history, record_audit
 from ..billing.days import Period
 from ..billing.engine import DraftLine, compute_invoices
 from ..billing.facts import litellm_client, load_facts, move_effect
@@ -218,6 +218,7 @@ class TimelineEntry:
     what: str  # created, deleted, enabled, disabled, suspended, resumed
     skill_id: str | None = None
     source: str | None = None
+    actor: str | None = None  # the person whose action in this app wrote the event (from the audit log)
 
 
 @dataclass
@@ -266,6 +267,7 @@ class TenantDetail:
     cr: CRView
     charges: Charges
     move_effect: str | None = None  # from which month a change of its billing entity takes effect
+    history: list = field(default_factory=list)
 
 
 def _get_tenant(name: str) -> TenantLifecycle:
@@ -302,7 +304,45 @@ def _timeline(tenant: TenantLifecycle) -> list[TimelineEntry]:
     order = {"created": 0, "deleted": 2}
     # Stable: events of the same instant keep their (occurred_at, id) order.
     entries.sort(key=lambda e: (e.at, order.get(e.what, 1)))
+    _name_the_people(tenant.tenant_name, entries)
     return entries
+
+
+# The audit action an admin's change from this app writes next to the event it records.
+_ACTION_OF = {"enabled": "tenant.package_enabled", "disabled": "tenant.package_disabled",
+              "suspended": "tenant.suspended", "resumed": "tenant.resumed"}
+_MATCH_WINDOW = timedelta(minutes=2)
+
+
+def _name_the_people(name: str, entries: list[TimelineEntry]) -> None:
+    """Put the person on the events written from this app: the audit entry of the same kind nearest in time."""
+    from ..models import AuditLog
+
+    audits = db.session.execute(
+        sa.select(AuditLog.action, AuditLog.occurred_at, AuditLog.actor, AuditLog.before, AuditLog.after)
+        .where(AuditLog.object_type == "tenant", AuditLog.object_id == name,
+               AuditLog.action.in_(list(_ACTION_OF.values())))
+    ).all()
+    if not audits:
+        return
+    used: set[int] = set()
+    for entry in entries:
+        action = _ACTION_OF.get(entry.what)
+        if action is None or entry.source != ACTION_SOURCE:
+            continue
+        best = None
+        for i, (act, at, actor, before, after) in enumerate(audits):
+            if act != action or i in used or at is None:
+                continue
+            if entry.skill_id and entry.skill_id not in set((after or {}).get("packages") or []) ^ set(
+                    (before or {}).get("packages") or []):
+                continue
+            gap = abs(at - entry.at)
+            if gap <= _MATCH_WINDOW and (best is None or gap < best[0]):
+                best = (gap, i, actor)
+        if best is not None:
+            used.add(best[1])
+            entry.actor = best[2]
 
 
 def _settings() -> KubeSettings:
@@ -420,6 +460,7 @@ def tenant_detail(name: str, *, now: datetime | None = None) -> TenantDetail:
         cr=cr_view(tenant, state),
         charges=month_to_date_charges(tenant, now),
         move_effect=move_effect(tenant).sentence(),
+        history=change_history("tenant", name),
     )
 
 

@@ -18,6 +18,8 @@ NAVIGATION = (
     ("Entities", "entities.index", (ROLE_ADMIN, ROLE_FINANCE)),
     ("Billing runs", "runs.index", (ROLE_ADMIN, ROLE_FINANCE)),
     ("Users", "auth.users", (ROLE_ADMIN,)),
+    ("VAT return", "reports.vat", (ROLE_ADMIN, ROLE_FINANCE)),
+    ("Journal", "reports.journal", (ROLE_ADMIN, ROLE_FINANCE)),
 )
 
 

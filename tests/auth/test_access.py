@@ -98,3 +98,20 @@ def _csrf_token(client) -> str:
 @pytest.fixture
 def csrf_token(client):
     return lambda: _csrf_token(client)
+
+
+# Routes of the finance desk (issue 12): finance reads and downloads every report and export, and
+# sends reminders for several invoices at once.
+FINANCE_READS = ("/reports/vat", "/reports/vat.xlsx", "/reports/vat.pdf", "/reports/journal", "/reports/journal.txt",
+                 "/reports/journal.csv", "/reports/journal.xlsx", "/invoices/export/invoices.xlsx",
+                 "/invoices/export/invoices.csv?flavour=excel-ch", "/invoices/export/lines.csv?flavour=rfc4180")
+
+
+def test_finance_reads_the_reports_and_exports_and_may_send_reminders(app, client, login):
+    login("finance")
+    for url in FINANCE_READS:
+        resp = client.get(url)
+        assert resp.status_code == 200, (url, resp.status_code)
+        resp.close()
+    view = app.view_functions["reminders.send_many"]
+    assert ROLE_FINANCE in allowed_roles(view, "POST")

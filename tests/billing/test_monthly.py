@@ -31,6 +31,7 @@ from pieced_admin.models import (
     InvoiceDocument,
     InvoiceEmail,
     InvoiceNumberCounter,
+    OrgBillingConfig,
 )
 
 from ..factories import make_entity, make_org, make_tenant, set_pricing, zurich
@@ -464,3 +465,30 @@ def test_a_run_killed_between_numbering_and_rendering_is_completed_by_the_next_r
                 assert hashlib.sha256(document.content).hexdigest() == invoice.pdf_sha256
             db.session.remove()
         assert sorted(m["Subject"].split()[1] for m in sink.messages) == sorted(n for _o, _e, n in partial)
+
+
+def test_an_org_without_a_billing_address_is_issued_and_reported_not_e_mailed_not_failed(fresh_db):
+    app = fresh_db.app
+    seed(app, ["org-a", "org-b"], manual_org=None)
+    with app.app_context():
+        db.session.execute(sa.update(OrgBillingConfig).where(OrgBillingConfig.zitadel_org_id == "org-b")
+                           .values(billing_email=None))
+        db.session.commit()
+        db.session.remove()
+    with SmtpSink() as sink:
+        app.config.update(sink.config())
+        result = run_cli(app)
+        # The invoice exists: the run did its job; the missing address is a warning for a person to fix.
+        assert result.exit_code == 0, result.output
+        assert [o for o, _e, _n in invoices(app)] == ["org-a", "org-b"]
+        line = next(x for x in result.output.splitlines() if x.strip().startswith("org-b: "))
+        assert "NOT E-MAILED" in line and "no billing e-mail address" in line, result.output
+        assert len(sink.messages) == 1
+    number_b = invoices(app)[1][2]
+    with app.app_context():
+        run = db.session.execute(sa.select(BillingRun)).scalar_one()
+        assert (run.status, run.orgs_failed) == ("done", 0)
+        entry = next(e for e in run.summary if e["org"] == "org-b")
+        assert entry["status"] == "issued, not e-mailed" and entry["errors"] == []
+        assert entry["not_emailed"][0]["number"] == number_b
+        db.session.remove()

@@ -1,4 +1,5 @@
-"""Every page of the admin, with the demo data, for both roles: it renders, without console errors.
+"""Every page of the admin, with the demo data, for both roles and on a phone: it renders, without console
+errors, without serious or critical axe-core violations, and nothing runs off a 390 px screen.
 
 The screenshots land in test-output/screenshots/every-page/ for a person to look through.
 """
@@ -11,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from ..conftest import TEST_OUTPUT, browser_login, serve_demo
+from .axe import assert_no_serious_axe
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.timeout(300)]
 
@@ -49,14 +51,17 @@ def _pages(demo) -> list[tuple[str, str]]:
         ("entities", "/entities"),
         ("entity", f"/entities/{entity}"),
         ("runs", "/runs"),
+        ("vat-return", "/reports/vat"),
+        ("journal", "/reports/journal"),
     ]
     if run is not None:
         pages.append(("run", f"/runs/{run}"))
     return pages
 
 
-@pytest.mark.parametrize("who", ["admin", "finance"])
-def test_every_page_renders_without_console_errors(page, demo, who, console_errors):
+@pytest.mark.parametrize("who,width", [("admin", 1400), ("finance", 1400), ("admin", 390)])
+def test_every_page_renders_without_console_errors(page, demo, who, width, console_errors):
+    page.set_viewport_size({"width": width, "height": 900})
     browser_login(page, demo, who)
     folder = TEST_OUTPUT / "screenshots" / "every-page"
     folder.mkdir(parents=True, exist_ok=True)
@@ -67,5 +72,9 @@ def test_every_page_renders_without_console_errors(page, demo, who, console_erro
         page.wait_for_load_state("networkidle")
         assert page.locator("h1").count() >= 1, path
         assert "Something went wrong" not in page.content(), path
-        page.screenshot(path=str(folder / f"{name}-{who}.png"), full_page=True)
+        page.screenshot(path=str(folder / f"{name}-{who}-{width}.png"), full_page=True)
         assert console_errors == [], (path, console_errors)
+        assert_no_serious_axe(page, path)
+        # Nothing runs off a phone's screen sideways (wide tables scroll inside their own frame).
+        wide = page.evaluate("() => document.documentElement.scrollWidth")
+        assert wide <= width + 1, (path, wide)

@@ -84,8 +84,9 @@ def test_filters_swap_the_table_and_the_csv_has_the_filtered_rows(page, demo_ser
     page.wait_for_url("**/invoices?status=paid")
     numbers = page.locator("#invoice-table tbody tr td:first-child").all_inner_texts()
     assert numbers and all(b == "paid" for b in page.locator("#invoice-table tbody .badge").all_inner_texts())
+    page.locator(".export-menu summary").click()  # XLSX, CSV for Excel, CSV for machines
     with page.expect_download() as info:
-        page.get_by_role("button", name=re.compile("Export CSV")).click()
+        page.get_by_role("link", name=re.compile(r"CSV for machines \(RFC 4180, comma\): invoices")).click()
     download = info.value
     assert download.suggested_filename == "invoices-paid.csv"
     rows = list(csv.DictReader(io.StringIO(download.path().read_text(encoding="utf-8"), newline="")))
@@ -99,9 +100,9 @@ def test_finance_marks_an_invoice_paid_and_receivables_drop_by_its_total(page, d
     before = open_receivables(page, demo_server)
     page.goto(f"{demo_server.url}/invoices?status=overdue&sort=due&dir=asc")
     first = page.locator("#invoice-table tbody tr").first
-    number = first.locator("td").first.inner_text().strip()
+    number = first.locator("td.card-main").inner_text().strip()  # the overdue list starts with a tick box
     total = chf(first.locator("td").last.inner_text())
-    first.locator("a").first.click()
+    first.locator("td.card-main a").click()
     page.wait_for_url(f"**/invoices/{number}")
 
     page.fill("#reference", "ZKB 2026-11-0815")

@@ -50,7 +50,8 @@ def make_invoice(
         issued_at=issued_at, due_date=due or issued_at.astimezone(ZURICH).date() + timedelta(days=30),
         currency="CHF", net_chf=net_d, vat_rate=Decimal(vat_rate), vat_chf=vat, total_chf=net_d + vat,
         issued_by="monthly-run",
-        customer_snapshot={"name": org_id if isinstance(org, str) else org.name, "org_id": org_id},
+        customer_snapshot=fields.pop("customer_snapshot", None)
+        or {"name": org_id if isinstance(org, str) else org.name, "org_id": org_id},
         **fields,
     )
     if status == "paid":

@@ -8,10 +8,13 @@ from datetime import date, timedelta
 
 from pieced_admin.billing.days import Period
 from pieced_admin.billing.issuing import local_today
-from pieced_admin.invoices.services import CSV_COLUMNS, InvoiceQuery, csv_rows
+from pieced_admin.exports.invoices import INVOICE_COLUMNS
+from pieced_admin.invoices.services import InvoiceQuery, csv_rows
 
 from ..factories import make_entity, make_org, zurich
 from .support import make_invoice
+
+CSV_COLUMNS = [c.name for c in INVOICE_COLUMNS]
 
 
 def parse(body: bytes) -> list[dict]:
@@ -41,8 +44,10 @@ def test_export_of_a_filter_has_its_rows_columns_and_name(finance_client, sessio
         "number": "PC-2026-0001", "issued_date": "2026-10-01", "period": "2026-09",
         "due_date": overdue.due_date.isoformat(), "org_id": "org-acme", "org_name": 'Acme "Treuhand", Zürich AG',
         "entity": "pieced", "net_chf": "148.75", "vat_rate": "8.10", "vat_chf": "12.05", "total_chf": "160.80",
+        "void_net_chf": "", "void_vat_chf": "", "void_total_chf": "",
         "currency": "CHF", "status": "overdue", "days_overdue": "12", "paid_date": "", "payment_method": "",
-        "payment_reference": "", "void_reason": "", "credited_chf": "0.00", "balance_chf": "160.80", "credit_notes": "",
+        "payment_reference": "", "voided_date": "", "void_reason": "",
+        "credited_chf": "0.00", "balance_chf": "160.80", "credit_notes": "",
     }
     assert b'"Acme ""Treuhand"", Z\xc3\xbcrich AG"' in resp.data  # quoting and UTF-8 as written
     assert resp.data.count(b"\r\n") == 2                          # header + one row, CRLF line ends
@@ -60,6 +65,9 @@ def test_export_without_a_filter_has_everything_and_paid_details(finance_client,
             rows["PC-2026-0003"]["payment_method"], rows["PC-2026-0003"]["payment_reference"]) == (
         "paid", "2026-10-20", "bank_transfer", "UBS 123")
     assert (rows["PC-2026-0004"]["status"], rows["PC-2026-0004"]["void_reason"]) == ("void", "wrong address")
+    # A void invoice's amounts stand in their own columns: summing total_chf leaves it out.
+    void = rows["PC-2026-0004"]
+    assert (void["net_chf"], void["total_chf"]) == ("", "") and void["void_total_chf"] == rows["PC-2026-0003"]["total_chf"]
 
 
 def test_file_names_of_filters():

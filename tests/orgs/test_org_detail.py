@@ -145,3 +145,24 @@ def test_finance_cannot_change_the_config_even_with_a_csrf_token(finance_client,
     assert resp.status_code == 403
     assert _config(session).display_name is None
     assert audit_entries(session, "org", "org-acme") == []
+
+
+def test_card_payment_warns_without_stripe_or_a_card_and_offers_the_setup_link(app, admin_client, session, acme):
+    page = text(admin_client.get("/orgs/org-acme"))
+    warning = page.split('class="flash flash-warning card-warning"', 1)[1].split("</div>", 1)[0]
+    assert "hidden" in warning.split(">", 1)[0]  # shown once "pays by invoice" is unticked
+    assert "Stripe is not set up here (STRIPE_API_KEY)" in warning and "no usable card" in warning
+    assert "card-setup-link" not in warning  # no link to a setup that cannot work
+    app.config["STRIPE_API_KEY"] = "sk_test_configured"
+    page = text(admin_client.get("/orgs/org-acme"))
+    warning = page.split('class="flash flash-warning card-warning"', 1)[1].split("</div>", 1)[0]
+    assert "Stripe is not set up" not in warning and "no usable card" in warning
+    assert 'href="#org-payments" class="card-setup-link">Create a card setup link</a>' in warning
+
+
+def test_the_change_history_names_who_changed_what(admin_client, post, session, acme):
+    assert "No change recorded yet." in text(admin_client.get("/orgs/org-acme"))
+    post("/orgs/org-acme", {**VALID, "display_name": "Acme Treuhand AG"})
+    history = text(admin_client.get("/orgs/org-acme")).split('id="change-history"', 1)[1]
+    assert "org.update" in history and "by admin@pieced.local" in history
+    assert "Acme Treuhand AG" in history

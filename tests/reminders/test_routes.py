@@ -43,8 +43,9 @@ def test_finance_sends_the_next_level_now_and_sees_it_in_the_panel(app, session,
     login("finance")
     panel = client.get(f"/invoices/{invoice.number}/reminders").get_data(as_text=True)
     assert 'id="invoice-reminders"' in panel and "No reminder sent yet." in panel
-    assert "Send reminder now" in panel
-    assert f'hx-confirm="Send the payment reminder (level 1) for {invoice.number} by e-mail now?"' in panel
+    assert 'id="send-reminder"' in panel
+    # 49.00 + 8.1 % VAT 3.97 = 52.97: the question states the amount
+    assert f'hx-confirm="Send the payment reminder (level 1) for {invoice.number} of CHF 52.97 by e-mail now?"' in panel
 
     token = csrf(client)
     resp = client.post(f"/invoices/{invoice.number}/reminders", headers={**HTMX, "X-CSRFToken": token})
@@ -77,7 +78,7 @@ def test_an_invoice_not_yet_overdue_or_paid_offers_no_button_and_refuses(app, se
         pytest.skip("the test clock is past December 2026")
     login("finance")
     panel = client.get(f"/invoices/{fresh.number}/reminders").get_data(as_text=True)
-    assert "Send reminder now" not in panel and "Not overdue yet (due 01.12.2026)." in panel
+    assert 'id="send-reminder"' not in panel and "Not overdue yet (due 01.12.2026)." in panel
     resp = client.post(f"/invoices/{fresh.number}/reminders", headers={**HTMX, "X-CSRFToken": csrf(client)})
     assert "is not overdue yet" in resp.get_data(as_text=True)
     assert sink.messages == []
@@ -86,7 +87,7 @@ def test_an_invoice_not_yet_overdue_or_paid_offers_no_button_and_refuses(app, se
     mark_paid(paid.number, paid_on=local_today())
     session.commit()
     panel = client.get(f"/invoices/{paid.number}/reminders").get_data(as_text=True)
-    assert "Send reminder now" not in panel
+    assert 'id="send-reminder"' not in panel
 
 
 def test_smtp_failure_is_shown_and_left_for_the_next_try(app, session, client, login, sink):
@@ -96,7 +97,7 @@ def test_smtp_failure_is_shown_and_left_for_the_next_try(app, session, client, l
     html = client.post(f"/invoices/{invoice.number}/reminders",
                        headers={**HTMX, "X-CSRFToken": csrf(client)}).get_data(as_text=True)
     assert "Payment reminder not sent: SMTP server 127.0.0.1" in html and "550" in html
-    assert "not sent" in html and "Send reminder now" in html  # level 1 can be tried again
+    assert "not sent" in html and 'id="send-reminder"' in html  # level 1 can be tried again
     row = session.execute(sa.select(InvoiceReminder)).scalar_one()
     assert (row.level, row.status, row.sent_at) == (1, "failed", None)
 
@@ -106,3 +107,26 @@ def test_no_role_is_refused(app, session, client, login):
     login("nobody")
     assert client.get(f"/invoices/{invoice.number}/reminders").status_code == 403
     assert client.post(f"/invoices/{invoice.number}/reminders").status_code == 403
+
+
+def test_several_at_once_from_the_overdue_list_each_its_next_level(app, session, client, login, sink):
+    first = overdue_invoice()
+    second = issued_invoice("org-bern", period=Period(2026, 9), issued=zurich(2026, 10, 1, 6), auto_reminders=False)
+    login("finance")
+    token = csrf(client)
+    resp = client.post("/reminders/send", data={"csrf_token": token, "number": [first.number, second.number, "PC-NOPE"],
+                                                "next": "/invoices?status=overdue"})
+    assert resp.status_code == 303 and resp.headers["Location"] == "/invoices?status=overdue"
+    page = client.get("/invoices?status=overdue").get_data(as_text=True)
+    assert f"{first.number} level 1 (payment reminder) to billing@org-acme.example" in page
+    assert f"{second.number} level 1 (payment reminder)" in page
+    assert "PC-NOPE: nothing sent" in page
+    assert len(sink.messages) == 2
+    assert session.execute(sa.select(sa.func.count()).select_from(InvoiceReminder)).scalar_one() == 2
+
+
+@pytest.mark.parametrize("back", ["https://evil.example/", "//evil.example/", "/\\evil.example"])
+def test_the_bulk_send_only_returns_to_our_own_pages(app, session, client, login, back):
+    login("finance")
+    resp = client.post("/reminders/send", data={"csrf_token": csrf(client), "next": back})
+    assert resp.status_code == 303 and resp.headers["Location"] == "/invoices?status=overdue"

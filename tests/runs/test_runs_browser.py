@@ -21,9 +21,9 @@ def test_finance_starts_a_run_and_the_page_follows_it_to_the_summary(page, live_
         page.fill("#month", "2026-10")
         dialogs: list[str] = []
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
-        page.click("text=Start billing run")
+        page.click("#start-real-run")
         page.wait_for_url(f"{live_server.url}/runs/*")
-        assert dialogs and "issues the invoices of every org with auto-invoicing" in dialogs[0]
+        assert dialogs and "Run for real for 2026-10: issue the invoices of every org with auto-invoicing" in dialogs[0]
         progress = page.locator("#run-progress")
         # htmx swaps the partial every second until the run is done; then the summary appears.
         progress.locator("text=Summary per org").wait_for(timeout=60_000)

@@ -66,7 +66,7 @@ def test_finance_starts_a_run_and_follows_it_to_the_summary(fresh_db, oidc_provi
         client = app.test_client()
         login_as(client, "finance", oidc_provider)
         index = client.get("/runs").get_data(as_text=True)
-        assert "Start billing run" in index and "No billing run yet." in index
+        assert "Dry run first" in index and "Run for real" in index and "No billing run yet." in index
 
         resp = start(client)
         assert resp.status_code == 303

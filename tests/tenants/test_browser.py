@@ -45,7 +45,7 @@ def test_admin_toggles_a_package_and_finance_only_reads(page, browser, live_serv
     page.wait_for_selector("text=voice enabled on acme-main in Kubernetes.")
     assert page.locator("#cr-packages").inner_text() == "chat, voice"
     assert page.locator("#tenant-timeline tr.timeline-enabled").last.inner_text().split("\t")[1:] == [
-        "Skill enabled", "voice", "app"]
+        "Skill enabled", "voice", "admin@pieced.local"]  # the person who enabled it, not "app"
     assert kube_server.patches[-1].body == {"spec": {"packages": ["chat", "voice"]}}
     screenshot(page, f"tenant-detail-admin-{backend}")
 

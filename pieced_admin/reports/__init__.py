@@ -1,0 +1,1 @@
+"""Reports for finance: the Swiss VAT return (`vat.py`, pure) and the documents it is computed from (`gather.py`)."""

@@ -1,0 +1,70 @@
+"""`/reports/vat`: the VAT return of an entity and quarter, each figure linking its documents; PDF and XLSX."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, request
+
+from .services import (FIGURE_LABELS, journal_banana_txt, journal_table, journal_view, vat_report_pdf,
+                       vat_report_view, vat_report_xlsx)
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+
+@bp.context_processor
+def _helpers():
+    from ..orgs.links import link_context
+
+    return link_context()
+
+
+@bp.get("/vat")
+def vat():
+    """The VAT return page (entity and quarter from the query string; defaults: last quarter, default entity)."""
+    view = vat_report_view(request.args.get("entity"), request.args.get("quarter"))
+    return render_template("reports/vat.html", v=view, labels=FIGURE_LABELS), 200 if not view.error else 400
+
+
+@bp.get("/vat.<fmt>")
+def vat_download(fmt: str):
+    """The VAT return as PDF or XLSX."""
+    if fmt not in ("pdf", "xlsx"):
+        abort(404)
+    view = vat_report_view(request.args.get("entity"), request.args.get("quarter"))
+    if view.error:
+        abort(400, description=view.error)
+    name = f"vat-return-{view.entity.code}-{view.quarter.key}.{fmt}"
+    if fmt == "pdf":
+        body, mimetype = vat_report_pdf(view), "application/pdf"
+    else:
+        body, mimetype = vat_report_xlsx(view), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                                     "Cache-Control": "private, no-store"})
+
+
+@bp.get("/journal")
+def journal():
+    """The accounting journal of an entity and quarter: balanced rows, account balances, the check against VAT."""
+    view = journal_view(request.args.get("entity"), request.args.get("quarter"))
+    return render_template("reports/journal.html", v=view), 200 if not view.error else 400
+
+
+@bp.get("/journal.<fmt>")
+def journal_download(fmt: str):
+    """The journal for Banana (txt), as CSV for spreadsheets (Swiss Excel: BOM, `;`) or as XLSX."""
+    from ..exports.tables import to_csv, to_xlsx
+
+    if fmt not in ("txt", "csv", "xlsx"):
+        abort(404)
+    view = journal_view(request.args.get("entity"), request.args.get("quarter"))
+    if view.error:
+        abort(400, description=view.error)
+    base = f"journal-{view.entity.code}-{view.quarter.key}"
+    if fmt == "txt":
+        body, mimetype, name = journal_banana_txt(view), "text/plain; charset=utf-8", f"{base}-banana.txt"
+    elif fmt == "csv":
+        body, mimetype, name = "".join(to_csv(journal_table(view), "excel-ch")), "text/csv", f"{base}-excel-ch.csv"
+    else:
+        body = to_xlsx([journal_table(view)])
+        mimetype, name = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"{base}.xlsx"
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                                     "Cache-Control": "private, no-store"})
