@@ -19,13 +19,16 @@ ACCOUNTS = (("account_debtors", "1100"), ("account_bank", "1020"), ("account_vat
             ("account_revenue", "3400"))
 
 
+# Plain ADD/DROP COLUMN on both databases (SQLite 3.35+): a batch "move and copy" would drop
+# billing_entities, which the invoices' foreign keys refuse while they are enforced.
+
+
 def upgrade():
-    with op.batch_alter_table('billing_entities', schema=None) as batch_op:
-        for name, default in ACCOUNTS:
-            batch_op.add_column(sa.Column(name, sa.String(length=10), nullable=False, server_default=default))
+    for name, default in ACCOUNTS:
+        op.add_column('billing_entities',
+                      sa.Column(name, sa.String(length=10), nullable=False, server_default=default))
 
 
 def downgrade():
-    with op.batch_alter_table('billing_entities', schema=None) as batch_op:
-        for name, _default in reversed(ACCOUNTS):
-            batch_op.drop_column(name)
+    for name, _default in reversed(ACCOUNTS):
+        op.drop_column('billing_entities', name)

@@ -68,16 +68,16 @@ def dataset(session):
         yield
 
 
+@pytest.mark.now("2026-12-10")
 def test_excel_csv_opens_in_de_ch_with_its_columns_and_void_apart(finance_client, dataset):
-    with clock.pinned("2026-12-10"):
-        resp = finance_client.get("/invoices/export/invoices.csv?flavour=excel-ch&sort=number&dir=asc")
-        resp.data  # noqa: B018  (a streamed body: read it before the next request)
-        page = finance_client.get("/invoices").get_data(as_text=True)
+    resp = finance_client.get("/invoices/export/invoices.csv?flavour=excel-ch&sort=number&dir=asc")
+    resp.data  # noqa: B018  (a streamed body: read it before the next request)
+    page = finance_client.get("/invoices").get_data(as_text=True)
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     assert resp.headers["Content-Disposition"] == 'attachment; filename="invoices-all-excel-ch.csv"'
     rows = _excel_de_ch(resp.data)
     header, body = rows[0], rows[1:]
-    assert header[:4] == ["number", "issued_date", "period", "due_date"] and len(header) == 22
+    assert header[:4] == ["number", "issued_date", "period", "due_date"] and len(header) == 25  # with credited, balance and credit notes
     by = {r[0]: dict(zip(header, r)) for r in body}
     assert list(by) == ["PC-2026-0101", "PC-2026-0102", "PC-2026-0103"]
     assert by["PC-2026-0101"]["org_name"] == "'=Städtle Bäckerei AG"  # UTF-8 intact, formula neutralised
@@ -90,20 +90,20 @@ def test_excel_csv_opens_in_de_ch_with_its_columns_and_void_apart(finance_client
     assert "324.30" in page
 
 
+@pytest.mark.now("2026-12-10")
 def test_every_filter_of_the_list_applies_and_names_the_file(finance_client, dataset):
-    with clock.pinned("2026-12-10"):
-        resp = finance_client.get("/invoices/export/lines.csv?flavour=rfc4180&status=void")
-        void_lines, name = resp.data, resp.headers["Content-Disposition"]
-        only_berg = finance_client.get("/invoices/export/invoices.csv?flavour=excel-ch&org=org-berg").data
+    resp = finance_client.get("/invoices/export/lines.csv?flavour=rfc4180&status=void")
+    void_lines, name = resp.data, resp.headers["Content-Disposition"]
+    only_berg = finance_client.get("/invoices/export/invoices.csv?flavour=excel-ch&org=org-berg").data
     assert name == 'attachment; filename="invoice-lines-void-rfc4180.csv"'
     lines = list(csv.DictReader(io.StringIO(void_lines.decode("utf-8"), newline="")))
     assert [(r["number"], r["amount_chf"], r["void_amount_chf"]) for r in lines] == [("PC-2026-0103", "", "50.00")]
     assert sorted(r[0] for r in _excel_de_ch(only_berg)[1:]) == ["PC-2026-0102", "PC-2026-0103"]
 
 
+@pytest.mark.now("2026-12-10")
 def test_xlsx_reads_back_with_numbers_dates_header_and_frozen_panes(finance_client, dataset):
-    with clock.pinned("2026-12-10"):
-        resp = finance_client.get("/invoices/export/invoices.xlsx?sort=number&dir=asc")
+    resp = finance_client.get("/invoices/export/invoices.xlsx?sort=number&dir=asc")
     assert resp.status_code == 200
     assert resp.headers["Content-Disposition"] == 'attachment; filename="invoices-all.xlsx"'
     book = load_workbook(io.BytesIO(resp.data))

@@ -65,6 +65,7 @@ def _lines(invoice, *parts):
     db.session.flush()
 
 
+@pytest.mark.now("2027-01-15")
 def test_the_quarters_journal_balances_and_matches_the_vat_return(finance_client, quarter_of_invoices):
     docs = quarter_of_invoices
     _lines(docs["A"], ("monthly_fee", "900.00"), ("skill", "100.00"))   # 1000.00 in two kinds
@@ -72,11 +73,10 @@ def test_the_quarters_journal_balances_and_matches_the_vat_return(finance_client
     table = _credit_notes_table()
     _credit(table, "PC-CN-2026-0002", docs["A"], zurich_dt(2026, 12, 1), "250.00", "20.25")
     _credit(table, "PC-CN-2026-0003", docs["C"], zurich_dt(2026, 12, 10), "50.00", "0.00", rate="0.00")
-    with clock.pinned("2027-01-15"):
-        page = finance_client.get("/reports/journal?entity=pieced&quarter=2026-Q4").get_data(as_text=True)
-        banana = finance_client.get("/reports/journal.txt?entity=pieced&quarter=2026-Q4")
-        excel = finance_client.get("/reports/journal.csv?entity=pieced&quarter=2026-Q4").data
-        xlsx = finance_client.get("/reports/journal.xlsx?entity=pieced&quarter=2026-Q4").data
+    page = finance_client.get("/reports/journal?entity=pieced&quarter=2026-Q4").get_data(as_text=True)
+    banana = finance_client.get("/reports/journal.txt?entity=pieced&quarter=2026-Q4")
+    excel = finance_client.get("/reports/journal.csv?entity=pieced&quarter=2026-Q4").data
+    xlsx = finance_client.get("/reports/journal.xlsx?entity=pieced&quarter=2026-Q4").data
     # Revenue: A 1000 + B 200 + C 300 + D 100 − D's void 100 − 250 − 50 = 1200.00 = 299 (950) + 221 (250)
     # VAT: 81.00 + 16.20 + 8.10 − 8.10 − 20.25 = 76.95 = the VAT return's total
     assert 'data-testid="journal-balance">0.00<' in page
@@ -106,15 +106,15 @@ def zurich_dt(y, m, d):
     return zurich(y, m, d, 9)
 
 
+@pytest.mark.now("2027-01-15")
 def test_a_months_journal_balances_and_matches_that_months_vat_figures(finance_client, quarter_of_invoices):
     docs = quarter_of_invoices
     _lines(docs["C"], ("monthly_fee", "300.00"))
     table = _credit_notes_table()
     _credit(table, "PC-CN-2026-0002", docs["A"], zurich_dt(2026, 12, 1), "250.00", "20.25")
     _credit(table, "PC-CN-2026-0003", docs["C"], zurich_dt(2026, 12, 10), "50.00", "0.00", rate="0.00")
-    with clock.pinned("2027-01-15"):
-        page = finance_client.get("/reports/journal?entity=pieced&quarter=2026-12").get_data(as_text=True)
-        bad = finance_client.get("/reports/journal?entity=pieced&quarter=2026-13")
+    page = finance_client.get("/reports/journal?entity=pieced&quarter=2026-12").get_data(as_text=True)
+    bad = finance_client.get("/reports/journal?entity=pieced&quarter=2026-13")
     # December: C (DE) 300.00, less its credit note 50.00 and A's partial credit note 250.00 (VAT 20.25):
     # revenue 300 − 50 − 250 = 0.00 = 299 (−250.00) + 221 (250.00); VAT −20.25
     assert 'data-testid="journal-balance">0.00<' in page

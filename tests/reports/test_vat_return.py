@@ -1,9 +1,8 @@
 """`pieced-admin reports vat` and its gatherer on the database: CH, LI and German invoices, a void and
 partial credit notes, through SPEC §5's `--json` shape.
 
-The credit notes live in the `credit_notes` table of SPEC §2, built by another change: this test
-creates it (inside its rolled-back transaction) with the columns the SPEC names, so the gatherer's
-credit-note query runs against the real shape; without the table, the gatherer reads invoices only.
+The credit notes are rows of the `credit_notes` table of SPEC §2, written with only the columns the
+SPEC names (as an operator or another service could), inside the rolled-back transaction.
 """
 
 from __future__ import annotations
@@ -27,18 +26,10 @@ Q4 = Quarter(2026, 4)
 
 
 def _credit_notes_table() -> sa.Table:
-    meta = sa.MetaData()
-    table = sa.Table(
-        "credit_notes", meta,
-        sa.Column("id", sa.Integer, primary_key=True), sa.Column("number", sa.String(40), unique=True),
-        sa.Column("invoice_id", sa.Integer), sa.Column("billing_entity_id", sa.Integer),
-        sa.Column("reason", sa.Text), sa.Column("issued_at", sa.DateTime(timezone=True)),
-        sa.Column("currency", sa.String(3)), sa.Column("net_chf", sa.Numeric(10, 2)),
-        sa.Column("vat_rate", sa.Numeric(5, 2)), sa.Column("vat_chf", sa.Numeric(10, 2)),
-        sa.Column("total_chf", sa.Numeric(10, 2)), sa.Column("pdf_sha256", sa.String(64)),
-    )
-    table.create(db.session.connection())
-    return table
+    """The `credit_notes` table of SPEC §2; rows written as plain SQL with only the SPEC's columns."""
+    from pieced_admin.models import CreditNote
+
+    return CreditNote.__table__
 
 
 def _credit(table, number, invoice, issued_at, net, vat, rate="8.10"):
