@@ -17,10 +17,11 @@ from ..billing.money import q2
 from ..extensions import db
 from ..payments import ledger
 from ..invoices.services import InvoiceQuery, _conditions, _sorted, _with_org, _zone, derived_status
-from ..models import BillingEntity, Invoice, InvoiceLine, OrgBillingConfig
+from ..models import BillingEntity, CreditNote, Invoice, InvoiceLine, OrgBillingConfig, Payment
 from .tables import Column, Table
 
-__all__ = ["INVOICE_COLUMNS", "LINE_COLUMNS", "TABLES", "invoices_table", "invoice_lines_table"]
+__all__ = ["INVOICE_COLUMNS", "LINE_COLUMNS", "PAYMENT_COLUMNS", "CREDIT_NOTE_COLUMNS", "TABLES", "invoices_table",
+           "invoice_lines_table", "payments_table", "credit_notes_table", "unmatched_table"]
 
 INVOICE_COLUMNS = (
     Column("number"), Column("issued_date", "date"), Column("period", "month"), Column("due_date", "date"),
@@ -103,6 +104,72 @@ def invoice_lines_table(query: InvoiceQuery, today: date, batch: int = 2000) -> 
     return Table("Lines", LINE_COLUMNS, rows())
 
 
-# What the invoice list exports, by the name in its URL (/invoices/export/<name>.<csv|xlsx>): credit notes
-# of the listed invoices, their payments, ... become one more builder here, `(query, today) -> Table`.
-TABLES = {"invoices": invoices_table, "lines": invoice_lines_table}
+PAYMENT_COLUMNS = (
+    Column("booked_on", "date"), Column("invoice"), Column("org_id"), Column("amount_chf", "money"),
+    Column("currency"), Column("method"), Column("kind"), Column("reference", width=28),
+    Column("debtor_name", width=28), Column("source"), Column("source_id", width=28), Column("recorded_by"),
+)
+
+CREDIT_NOTE_COLUMNS = (
+    Column("number"), Column("issued_date", "date"), Column("invoice"), Column("org_id"), Column("entity"),
+    Column("kind"), Column("reason", width=40), Column("net_chf", "money"), Column("vat_rate", "rate"),
+    Column("vat_chf", "money"), Column("total_chf", "money"), Column("currency"),
+)
+
+
+def _filtered_ids(query: InvoiceQuery, today: date):
+    return _filtered(sa.select(Invoice.id), query, today).order_by(None)
+
+
+def payments_table(query: InvoiceQuery, today: date, batch: int = 2000) -> Table:
+    """The ledger rows of the filtered invoices (payments, refunds, reversals, credit used), by booking day."""
+    stmt = (sa.select(Payment.booked_on, Invoice.number, sa.func.coalesce(Payment.zitadel_org_id,
+                                                                           Invoice.zitadel_org_id),
+                      Payment.amount_chf, Payment.currency, Payment.method, Payment.kind, Payment.reference,
+                      Payment.debtor_name, Payment.source, Payment.source_id, Payment.created_by)
+            .join(Invoice, Invoice.id == Payment.invoice_id)
+            .where(Payment.invoice_id.in_(_filtered_ids(query, today)))
+            .order_by(Payment.booked_on, Payment.id).execution_options(yield_per=batch))
+
+    def rows() -> Iterator[list]:
+        for row in db.session.execute(stmt):
+            yield [*row[:-1], row[-1] or ""]
+
+    return Table("Payments", PAYMENT_COLUMNS, rows())
+
+
+def credit_notes_table(query: InvoiceQuery, today: date, batch: int = 2000) -> Table:
+    """The credit notes of the filtered invoices, by number."""
+    tz = _zone()
+    stmt = (sa.select(CreditNote.number, CreditNote.issued_at, Invoice.number, Invoice.zitadel_org_id,
+                      BillingEntity.code, CreditNote.kind, CreditNote.reason, CreditNote.net_chf,
+                      CreditNote.vat_rate, CreditNote.vat_chf, CreditNote.total_chf, CreditNote.currency)
+            .join(Invoice, Invoice.id == CreditNote.invoice_id)
+            .join(BillingEntity, BillingEntity.id == CreditNote.billing_entity_id)
+            .where(CreditNote.invoice_id.in_(_filtered_ids(query, today)))
+            .order_by(CreditNote.number).execution_options(yield_per=batch))
+
+    def rows() -> Iterator[list]:
+        for number, issued_at, *rest in db.session.execute(stmt):
+            yield [number, issued_at.astimezone(tz).date(), *rest]
+
+    return Table("Credit notes", CREDIT_NOTE_COLUMNS, rows())
+
+
+def unmatched_table(query: InvoiceQuery, today: date) -> Table:
+    """Bank entries waiting on the unmatched page (they belong to no invoice yet, so no filter applies)."""
+    from ..payments.unmatched import unmatched_payments
+
+    def rows() -> Iterator[list]:
+        for item in unmatched_payments():
+            p = item.payment
+            yield [p.booked_on, "", p.zitadel_org_id or "", p.amount_chf, p.currency, p.method, p.kind,
+                   p.reference or "", p.debtor_name or "", p.source, p.source_id, p.created_by or ""]
+
+    return Table("Unmatched", PAYMENT_COLUMNS, rows())
+
+
+# What the invoice list exports, by the name in its URL (/invoices/export/<name>.<csv|xlsx>): one builder
+# each, `(query, today) -> Table`; the workbook has a sheet per builder.
+TABLES = {"invoices": invoices_table, "lines": invoice_lines_table, "payments": payments_table,
+          "credit-notes": credit_notes_table, "unmatched": unmatched_table}

@@ -107,7 +107,7 @@ def test_xlsx_reads_back_with_numbers_dates_header_and_frozen_panes(finance_clie
     assert resp.status_code == 200
     assert resp.headers["Content-Disposition"] == 'attachment; filename="invoices-all.xlsx"'
     book = load_workbook(io.BytesIO(resp.data))
-    assert book.sheetnames == ["Invoices", "Lines"]
+    assert book.sheetnames == ["Invoices", "Lines", "Payments", "Credit notes", "Unmatched"]
     sheet = book["Invoices"]
     assert sheet.freeze_panes == "A2"
     header = [c.value for c in sheet[1]]
@@ -131,3 +131,31 @@ def test_to_xlsx_keeps_text_that_looks_like_a_formula_as_text():
     book = load_workbook(io.BytesIO(to_xlsx([Table("X", [Column("a"), Column("n", "number")], [["=1+1", 3]])])))
     cell = book["X"]["A2"]
     assert cell.value == "'=1+1" and cell.data_type == "s" and book["X"]["B2"].value == 3
+
+
+@pytest.mark.now("2026-12-10")
+def test_payments_and_credit_notes_of_the_listed_invoices_export_for_excel(finance_client, dataset):
+    from pieced_admin.billing.credit_notes import issue_credit_note
+    from pieced_admin.billing.issuing import mark_paid
+
+    # 0101: 108.10 owed; 50.00 paid by bank, then a credit of 10.00 net + 8.1 % = 0.81 VAT (10.81).
+    mark_paid("PC-2026-0101", amount=Decimal("50.00"), paid_on=date(2026, 12, 1), reference="=BANK 1")
+    issue_credit_note("PC-2026-0101", "goodwill", amount=Decimal("10.00"), render_pdf=False)
+    db.session.commit()
+
+    payments = _excel_de_ch(finance_client.get(
+        "/invoices/export/payments.csv?flavour=excel-ch&q=org-stadtle").data)
+    header, rows = payments[0], payments[1:]
+    by = [dict(zip(header, r)) for r in rows]
+    assert [(r["booked_on"], r["invoice"], r["amount_chf"], r["reference"]) for r in by] == [
+        ("01.12.2026", "PC-2026-0101", "50.00", "'=BANK 1")]  # the reference a formula no more
+
+    notes = _excel_de_ch(finance_client.get("/invoices/export/credit-notes.csv?flavour=excel-ch").data)
+    note = dict(zip(notes[0], notes[1]))
+    assert (note["invoice"], note["reason"], note["net_chf"], note["vat_chf"], note["total_chf"]) == (
+        "PC-2026-0101", "goodwill", "10.00", "0.81", "10.81")
+
+    invoices = _excel_de_ch(finance_client.get("/invoices/export/invoices.csv?flavour=excel-ch&q=org-stadtle").data)
+    row = dict(zip(invoices[0], invoices[1]))
+    # Balance: 108.10 − 10.81 credited − 50.00 paid = 47.29.
+    assert (row["credited_chf"], row["balance_chf"], row["credit_notes"]) == ("10.81", "47.29", note["number"])
