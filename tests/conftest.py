@@ -413,6 +413,27 @@ def console_errors(page):
 
 
 @pytest.fixture(scope="session")
+def playwright():
+    """Playwright's driver (and so Chromium) without libfaketime, when the suite runs under faketime.
+
+    libfaketime preloaded into Chromium stalls its timers (a launch takes 13 s, pages hang); the app
+    under test, served from this process, still runs on the faked machine clock, and the pages
+    it serves read the app's own clock. Nothing changes when faketime is not in use.
+    """
+    from playwright.sync_api import sync_playwright
+
+    faked = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC")
+    under_faketime = "faketime" in os.environ.get("LD_PRELOAD", "")
+    saved = {k: os.environ.pop(k) for k in faked if under_faketime and k in os.environ}
+    try:
+        pw = sync_playwright().start()
+    finally:
+        os.environ.update(saved)
+    yield pw
+    pw.stop()
+
+
+@pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(chromium).exists():
