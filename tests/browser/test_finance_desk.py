@@ -331,9 +331,10 @@ def test_the_vat_return_page_and_the_export_menu(page, live_server, fresh_db, wi
     check_page(page, "vat-return", width)
     page.goto(f"{live_server.url}/invoices?status=overdue")
     page.locator(".export-menu summary").click()
-    assert page.locator(".export-menu a").count() == 5
+    # The workbook, and CSV for Excel or machines: invoices, lines, payments, credit notes, unmatched entries.
+    assert page.locator(".export-menu a").count() == 8
     with page.expect_download() as info:
-        page.click("text=Excel workbook (.xlsx): invoices and lines")
+        page.click("text=Excel workbook (.xlsx): invoices, lines, payments, credit notes, unmatched bank entries")
     assert info.value.suggested_filename == "invoices-overdue.xlsx"
     check_page(page, "export-menu", width)
 
