@@ -3,9 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Installs come from the committed lock (requirements/dev.lock), never from
+# Installs come from the committed lock (requirements-dev.txt), never from
 # whatever the index serves today; the stamp follows the lock and pyproject.
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements/dev.lock | md5sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements-dev.txt | md5sum | cut -c1-12)
 PORT ?= 5000
 # Parallel test workers (pytest-xdist); "auto" = one per core.
 WORKERS ?= auto
@@ -16,13 +16,13 @@ help:
 	@echo "make dev    - install, migrate, load demo data and serve http://127.0.0.1:$(PORT) with a local login"
 	@echo "make test   - install what the tests need (PostgreSQL, Chromium, poppler) and run the whole suite"
 	@echo "make bench  - run the benchmarks in bench/ and print their figures"
-	@echo "make lock   - refresh requirements/*.lock from the ranges in pyproject.toml"
+	@echo "make lock   - refresh requirements.txt and requirements-dev.txt from the ranges in pyproject.toml"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml requirements/dev.lock | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
+$(STAMP): pyproject.toml requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
 	rm -f $(VENV)/.installed-*
@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml requirements/dev.lock | $(BIN)/python
 
 install: $(STAMP)
 
-# Refresh requirements/*.lock from pyproject.toml's ranges (a commit of its own).
+# Refresh requirements.txt and requirements-dev.txt from pyproject.toml's ranges (a commit of its own).
 lock: install
 	UV=$(BIN)/uv ./scripts/lock.sh
 

@@ -18,7 +18,7 @@ def test_every_link_points_into_the_repository():
 
 
 def test_the_files_and_make_targets_it_names_exist():
-    for path in ("requirements/dev.lock", "requirements/runtime.lock", "scripts/ensure-system-deps.sh",
+    for path in ("requirements-dev.txt", "requirements.txt", "scripts/ensure-system-deps.sh",
                  "pieced_admin/clock.py", "tests/conftest.py", "tests/test_lock.py", ".ci/run"):
         assert path in README and (ROOT / path).exists(), path
     makefile = (ROOT / "Makefile").read_text()
