@@ -8,24 +8,34 @@ footer and QR-bill drawn on the canvas, the fonts embedded), and of the HTML
 alone. For the one-page invoice it also prints the floor: ReportLab's canvas
 drawing the same content (letterhead, addresses, details, the five lines,
 totals, payment text) in the same embedded font, with the same QR-bill drawing
-and QR encoder, and the ratio of the two. CPU time is steadier than wall time
-on a busy machine: compare CPU figures. No database: the invoices are built in
-memory.
+and QR encoder, and the ratio of the two, and what xhtml2pdf's parse of the
+HTML into a story costs by itself, before any layout (the part of the time the
+letter's template and converter decide). In the same run, it times the same
+invoices rendered by the revision before the invoice-document work
+(`--baseline`, default BASELINE: SVG QR-bill through svglib, two layout passes)
+from a `git archive` of it, in a subprocess, and prints the speed-up. CPU time
+is steadier than wall time on a busy machine: compare CPU figures. No database:
+the invoices are built in memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+BASELINE = "26162a5"  # the last revision before the invoice-document work (native QR-bill, one layout pass)
 
 from pieced_admin.billing import pdf as pdfmod  # noqa: E402
 from pieced_admin.billing.pdf import render_invoice_html, render_invoice_pdf  # noqa: E402
@@ -151,13 +161,64 @@ def floor_pdf(inv: Invoice) -> bytes:
     return out.getvalue()
 
 
+def parse_only(html: str) -> None:
+    """xhtml2pdf's parse of the HTML into a ReportLab story (html5lib, the CSS, the element walk), no layout."""
+    from xhtml2pdf import document as xdoc
+    from xhtml2pdf.context import pisaContext
+
+    context = pisaContext("", capacity=100 * 1024)
+    xdoc.pisaStory(html, "", None, 0, None, False, "utf-8", context=context)
+    assert not context.err
+
+
+_BASELINE_SCRIPT = """
+import json, statistics, sys, time
+sys.path.insert(0, "bench")
+import pdf as old
+import pieced_admin
+assert pieced_admin.__file__.startswith(sys.argv[1]), pieced_admin.__file__
+out = {}
+for tenants, runs in ((1, int(sys.argv[2])), (60, int(sys.argv[3]))):
+    inv = old.invoice(tenants)
+    old.render_invoice_pdf(inv)
+    walls, cpus = [], []
+    for _ in range(runs):
+        w, c = time.perf_counter(), time.process_time()
+        old.render_invoice_pdf(inv)
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    out[tenants] = [statistics.median(walls), statistics.median(cpus)]
+print(json.dumps(out))
+"""
+
+
+def baseline(rev: str, runs: int, long_runs: int) -> dict[int, tuple[float, float]] | str:
+    """Median wall and CPU seconds of the same invoices rendered by `rev` (its own code and templates, this
+    machine's libraries), from a `git archive` in a subprocess; a sentence instead when that cannot run."""
+    with tempfile.TemporaryDirectory(prefix="pieced-bench-baseline-") as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "pieced_admin", "templates", "bench"],
+                                 capture_output=True)
+        if archive.returncode != 0:
+            return f"git archive {rev} failed: {archive.stderr.decode(errors='replace').strip()}"
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        env = {**os.environ, "PYTHONPATH": tmp}
+        done = subprocess.run([sys.executable, "-c", _BASELINE_SCRIPT, tmp, str(runs), str(long_runs)], cwd=tmp,
+                              env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            return f"revision {rev} could not render: {done.stderr.strip().splitlines()[-1:]}"
+        return {int(k): tuple(v) for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--baseline", default=BASELINE, help="revision to compare with in the same run ('' to skip)")
     args = parser.parse_args()
+    long_runs = max(3, args.runs // 3)
+    before = baseline(args.baseline, args.runs, long_runs) if args.baseline else "skipped (--baseline '')"
 
     for label, tenants, runs in (("one-page invoice (1 tenant, 5 lines)", 1, args.runs),
-                                 ("60-tenant invoice (300 lines)", 60, max(3, args.runs // 3))):
+                                 ("60-tenant invoice (300 lines)", 60, long_runs)):
         inv = invoice(tenants)
         pdf = render_invoice_pdf(inv)  # warm up: imports, fonts, template compilation
         full_wall, full_cpu = measure(lambda inv=inv: render_invoice_pdf(inv), runs)
@@ -165,13 +226,24 @@ def main() -> None:
         print(f"{label}: {pdfmod._page_count(pdf)} page(s), {runs} runs")
         print(f"  render_invoice_pdf          median {full_wall * 1000:7.1f} ms wall, {full_cpu * 1000:7.1f} ms CPU")
         print(f"    of which the HTML         median {html_wall * 1000:7.1f} ms wall")
+        html = pdfmod.invoice_pdf_parts(inv)[0]
+        parse_wall, parse_cpu = measure(lambda html=html: parse_only(html), runs)
+        print(f"    xhtml2pdf's parse alone   median {parse_wall * 1000:7.1f} ms wall, {parse_cpu * 1000:7.1f} ms CPU"
+              f"  (HTML to story, before any layout)")
+        if isinstance(before, dict):
+            old_wall, old_cpu = before[tenants]
+            print(f"  {'before (' + args.baseline + ')':<28}median {old_wall * 1000:7.1f} ms wall, {old_cpu * 1000:7.1f} ms CPU"
+                  f"  = {old_cpu / full_cpu:.2f}x the time of today's render (CPU)")
+        else:
+            print(f"  before: {before}")
         if tenants == 1:
             floor = floor_pdf(inv)
             assert pdfmod._page_count(floor) == 1
             floor_wall, floor_cpu = measure(lambda inv=inv: floor_pdf(inv), runs)
             print(f"  floor: ReportLab canvas     median {floor_wall * 1000:7.1f} ms wall, {floor_cpu * 1000:7.1f} ms CPU"
                   f"  (same content, font, QR-bill drawing and encoder)")
-            print(f"  ratio to the floor: {full_wall / floor_wall:.2f} wall, {full_cpu / floor_cpu:.2f} CPU")
+            print(f"  ratio to the floor: {full_wall / floor_wall:.2f} wall, {full_cpu / floor_cpu:.2f} CPU;"
+                  f" xhtml2pdf's parse alone is {parse_cpu / floor_cpu:.2f}x the floor (CPU)")
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
 
 
