@@ -269,8 +269,30 @@ def settle(invoice: Invoice, payment: Payment | None = None, *, now: datetime | 
 # --------------------------------------------------------------------------- credit balances
 
 
+def lock_org_credit(org_id: str) -> None:
+    """Hold the org's credit balance until the transaction ends: whoever uses or refunds it waits its turn.
+
+    The credit that sits on the org itself (rows without an invoice) has no
+    row to lock, so every consumer (a new invoice applying it, a refund) takes
+    the org's billing lock first: PostgreSQL's transaction advisory lock, the
+    one billing runs hold per org (re-entrant within a transaction). SQLite:
+    a no-op UPDATE takes the database write lock, which serialises writers.
+    """
+    from ..billing.monthly import org_lock_key
+
+    if dialect_name() == "postgresql":
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(org_lock_key(org_id))))
+        return
+    table = Payment.__table__
+    db.session.execute(sa.update(table).where(table.c.id == -1).values(note=table.c.note))
+
+
 def credit_sources(org_id: str) -> list[tuple[Invoice | None, Decimal]]:
-    """Where the org's credit sits, oldest first: its invoices paid more than owed, then the org's own rows."""
+    """Where the org's credit sits, oldest first: its invoices paid more than owed, then the org's own rows.
+
+    Takes the org's credit lock first, so what is returned stays the org's until the transaction ends.
+    """
+    lock_org_credit(org_id)
     credit = credit_total_expr()
     rows = db.session.execute(
         sa.select(Invoice.id, credit).where(Invoice.zitadel_org_id == org_id, credit > 0)

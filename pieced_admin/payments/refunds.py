@@ -81,6 +81,7 @@ def refund_credit(org_id: str, amount: Decimal, *, method: str, reference: str |
         raise BillingInputError(f"the refund {amount} must be a positive amount in francs and Rappen")
     if method not in ("card", "bank_transfer"):
         raise BillingInputError("refund by card or by bank transfer")
+    ledger.lock_org_credit(org_id)  # two refunds (or a refund and an invoice using the credit) never both take it
     credit = ledger.org_credit_chf(org_id)
     if amount > credit:
         raise BillingInputError(f"org {org_id} has CHF {credit} to its credit: it cannot be refunded {amount}")
