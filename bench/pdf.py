@@ -157,6 +157,7 @@ def floor_pdf(inv: Invoice) -> bytes:
     c.drawString(20 * mm, y - 4 * mm, ctx["payment_text"][110:])
     draw_qr_bill(c, ctx["decor"].bill)
     c.showPage()
+    pdfmod._mark_pdfa(c, ctx["decor"])  # the same document: XMP metadata and the sRGB output intent
     c.save()
     return out.getvalue()
 
