@@ -14,18 +14,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
+from ..billing.money import fmt_amount, q2
 from .journal import JournalRow
 
 __all__ = ["ABACUS_DOCUMENTATION", "ABACUS_VERSION", "BEXIO_DOCUMENTATION", "BEXIO_ENDPOINT", "abacus_xml",
            "bexio_json"]
-
-CENT = Decimal("0.01")
-
-
-def _money(amount: Decimal) -> str:
-    """A machine amount: two places, a point, no grouping ("1234.50")."""
-    return f"{Decimal(amount).quantize(CENT):f}"
-
 
 def _clean(text: str) -> str:
     """One line of text: control characters (which XML 1.0 cannot carry) and runs of whitespace become one space."""
@@ -106,8 +99,8 @@ def _abacus_booking(parent: ET.Element, row: JournalRow, account: str, currency:
     ET.SubElement(parent, "EntryDate").text = row.booked_on.isoformat()
     amount_data = ET.SubElement(parent, "AmountData", mode="SAVE")
     ET.SubElement(amount_data, "Currency").text = currency
-    ET.SubElement(amount_data, "Amount").text = _money(row.amount_chf)
-    ET.SubElement(parent, "KeyAmount").text = _money(row.amount_chf)
+    ET.SubElement(amount_data, "Amount").text = fmt_amount(row.amount_chf)
+    ET.SubElement(parent, "KeyAmount").text = fmt_amount(row.amount_chf)
     ET.SubElement(parent, "Account").text = account
     ET.SubElement(parent, "Text1").text = _clean(row.text)[:ABACUS_TEXT_MAX]
     document = _clean(row.document)
@@ -173,7 +166,7 @@ def bexio_json(rows: Sequence[JournalRow], *, entity: str, period: str, currency
                     "entries": [{
                         "debit_account_id": None,
                         "credit_account_id": None,
-                        "amount": Decimal(r.amount_chf).quantize(CENT),
+                        "amount": q2(r.amount_chf),
                         "description": _clean(r.text)[:BEXIO_DESCRIPTION_MAX],
                     }],
                 },
@@ -188,7 +181,7 @@ def _json(value, indent: int = 0) -> str:
     """JSON with Decimals written as numbers of their own places (900.00, not 900.0 or "900.00")."""
     pad, inner = "  " * indent, "  " * (indent + 1)
     if isinstance(value, Decimal):
-        return _money(value)
+        return fmt_amount(value)
     if isinstance(value, dict):
         if not value:
             return "{}"
