@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
 
-from .services import (FIGURE_LABELS, journal_banana_txt, journal_table, journal_view, vat_report_pdf,
-                       vat_report_view, vat_report_xlsx)
+from .services import (FIGURE_LABELS, journal_abacus_xml, journal_banana_txt, journal_bexio_json, journal_table,
+                       journal_view, vat_report_pdf, vat_report_view, vat_report_xlsx)
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -48,12 +48,16 @@ def journal():
     return render_template("reports/journal.html", v=view), 200 if not view.error else 400
 
 
+JOURNAL_FORMATS = ("txt", "abacus.xml", "bexio.json", "csv", "xlsx")
+
+
 @bp.get("/journal.<fmt>")
 def journal_download(fmt: str):
-    """The journal for Banana (txt), as CSV for spreadsheets (Swiss Excel: BOM, `;`) or as XLSX."""
+    """The journal for Banana (txt), Abacus (abacus.xml) or bexio (bexio.json), as CSV for spreadsheets
+    (Swiss Excel: BOM, `;`) or as XLSX."""
     from ..exports.tables import to_csv, to_xlsx
 
-    if fmt not in ("txt", "csv", "xlsx"):
+    if fmt not in JOURNAL_FORMATS:
         abort(404)
     view = journal_view(request.args.get("entity"), request.args.get("quarter"))
     if view.error:
@@ -61,6 +65,10 @@ def journal_download(fmt: str):
     base = f"journal-{view.entity.code}-{view.quarter.key}"
     if fmt == "txt":
         body, mimetype, name = journal_banana_txt(view), "text/plain; charset=utf-8", f"{base}-banana.txt"
+    elif fmt == "abacus.xml":
+        body, mimetype, name = journal_abacus_xml(view), "application/xml", f"{base}-abacus.xml"
+    elif fmt == "bexio.json":
+        body, mimetype, name = journal_bexio_json(view), "application/json", f"{base}-bexio.json"
     elif fmt == "csv":
         body, mimetype, name = "".join(to_csv(journal_table(view), "excel-ch")), "text/csv", f"{base}-excel-ch.csv"
     else:

@@ -202,3 +202,17 @@ def journal_table(view: JournalView):
     return Table("Journal", [Column("date", "date"), Column("document"), Column("text", width=48),
                              Column("debit_account"), Column("credit_account"), Column("amount_chf", "money")],
                  [[r.booked_on, r.document, r.text, r.debit, r.credit, r.amount_chf] for r in view.rows])
+
+
+def journal_abacus_xml(view: JournalView) -> bytes:
+    """The journal for Abacus: AbaConnect FIBU "XML Buchungen", one single entry per row (see journal_formats)."""
+    from .journal_formats import abacus_xml
+
+    return abacus_xml(view.rows)
+
+
+def journal_bexio_json(view: JournalView) -> str:
+    """The journal for bexio: API v3 manual-entry request bodies, one per row, with the account mapping to fill in."""
+    from .journal_formats import bexio_json
+
+    return bexio_json(view.rows, entity=view.entity.code, period=view.quarter.key)

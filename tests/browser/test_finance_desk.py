@@ -351,4 +351,9 @@ def test_the_journal_page_balances_and_matches_the_vat_return(page, live_server,
     with page.expect_download() as info:
         page.click("text=Banana (.txt)")
     assert info.value.suggested_filename == "journal-pieced-2026-Q4-banana.txt"
+    for label, name in (("Abacus (.xml)", "journal-pieced-2026-Q4-abacus.xml"),
+                        ("bexio API (.json)", "journal-pieced-2026-Q4-bexio.json")):
+        with page.expect_download() as info:
+            page.click(f"text={label}")
+        assert info.value.suggested_filename == name
     check_page(page, "journal", width)
