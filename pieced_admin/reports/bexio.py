@@ -16,7 +16,8 @@ no longer recognised and would be booked again.
 Two pushes at once: on PostgreSQL each holds a transaction advisory lock per entity and month
 of its period (a quarter takes its three months, sorted, so a quarter and one of its months
 also wait for each other) until its transaction ends, and reads bexio's entries only once it
-holds them. SQLite, one writer on a developer's machine, takes no lock.
+holds them. SQLite needs no lock of its own: every transaction there begins with BEGIN IMMEDIATE
+(`models/sqlite.py`), so a second push waits for the first one's commit before it reads.
 """
 
 from __future__ import annotations

@@ -248,9 +248,10 @@ def test_which_rows_bexio_holds_already(booked, expected):
     assert [p.body["entries"][0]["debit_account_id"] for p in plan] == [83, 83, 83]
 
 
-@pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.now("2027-01-15")
 def test_two_pushes_at_once_book_each_row_once(fresh_db, bexio):
+    """Three pushes at once (the quarter twice, one of its months): the first books, the others wait, find it all."""
     app = fresh_db.app
     app.config.update(BEXIO_API_URL=bexio.url, BEXIO_TOKEN=bexio.token, BEXIO_RETRY_DELAY=0.001)
     with app.app_context():
