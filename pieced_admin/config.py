@@ -110,6 +110,9 @@ def load_config(env: Mapping[str, str] | None = None, instance_path: Path | None
         "STRIPE_API_BASE": env.get("STRIPE_API_BASE", "").rstrip("/"),
         "STRIPE_TIMEOUT": _int(env, "STRIPE_TIMEOUT", 30),
         "STRIPE_MAX_NETWORK_RETRIES": _int(env, "STRIPE_MAX_NETWORK_RETRIES", 2),
+        # bexio (accounting): no token means bexio is not configured
+        "BEXIO_API_URL": (env.get("BEXIO_API_URL", "").strip() or "https://api.bexio.com").rstrip("/"),
+        "BEXIO_TOKEN": env.get("BEXIO_TOKEN", "").strip(),
         # Mail
         "SMTP_HOST": env.get("SMTP_HOST", ""),
         "SMTP_PORT": _int(env, "SMTP_PORT", 25),
@@ -210,7 +213,8 @@ def check_serving_settings(cfg: Mapping) -> None:
         elif len(value) < MIN_SECRET_LENGTH:
             problems.append(f"{name} is shorter than {MIN_SECRET_LENGTH} characters")
     # Secrets whose form the provider decides: only the placeholders are refused.
-    for name in ("OIDC_CLIENT_SECRET", "LITELLM_API_KEY", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_PASSWORD"):
+    for name in ("OIDC_CLIENT_SECRET", "LITELLM_API_KEY", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_PASSWORD",
+                 "BEXIO_TOKEN"):
         value = str(cfg.get(name) or "")
         if value and _is_example(value):
             problems.append(f"{name} is a placeholder from the repository's examples")

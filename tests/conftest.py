@@ -225,6 +225,7 @@ def _test_config(url: str, **extra) -> dict:
         "USAGE_INGEST_TOKEN": "test-ingest-token",
         "STRIPE_API_KEY": "",
         "STRIPE_WEBHOOK_SECRET": "",
+        "BEXIO_TOKEN": "",
         "SMTP_HOST": "",
         "MAIL_FROM": "billing@pieced.test",
     }

@@ -46,6 +46,13 @@ def test_every_spec_setting_is_read():
     assert cfg["SMTP_PORT"] == 587 and cfg["SMTP_STARTTLS"] is True
 
 
+def test_bexio_is_off_without_a_token_and_talks_to_its_public_api_by_default():
+    cfg = load_config({})
+    assert (cfg["BEXIO_API_URL"], cfg["BEXIO_TOKEN"]) == ("https://api.bexio.com", "")
+    cfg = load_config({"BEXIO_API_URL": "http://127.0.0.1:8080/", "BEXIO_TOKEN": " pat-123 "})
+    assert (cfg["BEXIO_API_URL"], cfg["BEXIO_TOKEN"]) == ("http://127.0.0.1:8080", "pat-123")
+
+
 def test_a_named_database_means_production_with_secure_cookies():
     cfg = load_config({"DATABASE_URL": "postgresql://u@h/db"})
     assert cfg["PIECED_ENV"] == "production"

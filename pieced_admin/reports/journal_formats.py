@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from ..billing.money import fmt_amount, q2
 from .journal import JournalRow
 
 __all__ = ["ABACUS_DOCUMENTATION", "ABACUS_VERSION", "BEXIO_DOCUMENTATION", "BEXIO_ENDPOINT", "abacus_xml",
-           "bexio_json"]
+           "bexio_body", "bexio_json"]
 
 def _clean(text: str) -> str:
     """One line of text: control characters (which XML 1.0 cannot carry) and runs of whitespace become one space."""
@@ -117,7 +117,32 @@ BEXIO_DESCRIPTION_MAX = 255
 BEXIO_REFERENCE_MAX = 80
 
 
-def bexio_json(rows: Sequence[JournalRow], *, entity: str, period: str, currency: str = "CHF") -> str:
+def bexio_body(row: JournalRow, debit_id: int | None = None, credit_id: int | None = None) -> dict:
+    """One row as the request body of `POST /3.0/accounting/manual_entries`: a `manual_single_entry`
+    (bexio's account ids `None` where unknown)."""
+    return {
+        "type": "manual_single_entry",
+        "date": row.booked_on.isoformat(),
+        "reference_nr": _clean(row.document)[:BEXIO_REFERENCE_MAX],
+        "entries": [{
+            "debit_account_id": debit_id,
+            "credit_account_id": credit_id,
+            "amount": q2(row.amount_chf),
+            "description": _clean(row.text)[:BEXIO_DESCRIPTION_MAX],
+        }],
+    }
+
+
+BEXIO_HOW_TO_FILL = ("bexio's API takes its internal account ids: fill in `accounts` (account number → the `id` "
+                     "that GET /2.0/accounts lists with that `account_no`), set each body's debit_account_id and "
+                     "credit_account_id from its debit_account_no and credit_account_no, then post the bodies in order.")
+BEXIO_HOW_FILLED = ("The account ids are bexio's own, read from GET /2.0/accounts of the configured bexio company: "
+                    "post the bodies in order (or let pieced-admin do it: `pieced-admin reports journal "
+                    "--post-to-bexio`, which skips what is already booked).")
+
+
+def bexio_json(rows: Sequence[JournalRow], *, entity: str, period: str, currency: str = "CHF",
+               account_ids: Mapping[str, int] | None = None, note: str | None = None) -> str:
     """The rows as request bodies of bexio's API for manual entries (JSON, UTF-8): one
     `manual_single_entry` per row.
 
@@ -137,40 +162,33 @@ def bexio_json(rows: Sequence[JournalRow], *, entity: str, period: str, currency
     Swiss company's base currency (API clients treat both as optional; `currency_id` would be one
     more internal id).
 
-    The API takes bexio's internal account ids, not account numbers, and nothing in pieced-admin
-    knows them. So the file states the mapping instead of guessing it: `accounts` lists every
-    account number the rows use, with `null` for its id, and each item of `manual_entries` carries
-    its `debit_account_no` and `credit_account_no` beside its `body`, whose `debit_account_id` and
-    `credit_account_id` are `null` until filled in. `GET /2.0/accounts` lists each account's `id`
-    with its `account_no`; with those ids in place every `body` is a request as documented.
+    The API takes bexio's internal account ids, not account numbers (`GET /2.0/accounts` lists each
+    account's `id` with its `account_no`). `accounts` lists every account number the rows use with
+    its id, and each item of `manual_entries` carries its `debit_account_no` and `credit_account_no`
+    beside its `body`. With `account_ids` (read from the configured bexio company) the ids are
+    filled in and every `body` is a request as documented; without them (bexio not configured, or
+    not reachable: `note` says why) they are `null`, to be filled in by whoever posts the bodies,
+    and `how` says how. A number bexio does not have stays `null` either way.
     """
     numbers = sorted({r.debit for r in rows} | {r.credit for r in rows})
+    ids = dict(account_ids or {})
+    how = BEXIO_HOW_TO_FILL
+    if account_ids is not None:
+        missing = [n for n in numbers if n not in ids]
+        how = BEXIO_HOW_FILLED + (f" bexio has no account {', '.join(missing)}: create it there, then download "
+                                  "this file again." if missing else "")
     document = {
         "format": f"bexio API v3 manual entries: each item's body is one request body for {BEXIO_ENDPOINT}",
         "documentation": BEXIO_DOCUMENTATION,
         "entity": entity,
         "period": period,
         "currency": currency,
-        "how": ("bexio's API takes its internal account ids: fill in `accounts` (account number → the `id` "
-                "that GET /2.0/accounts lists with that `account_no`), set each body's debit_account_id and "
-                "credit_account_id from its debit_account_no and credit_account_no, then post the bodies in order."),
-        "accounts": {number: None for number in numbers},
+        "how": how,
+        **({"note": note} if note else {}),
+        "accounts": {number: ids.get(number) for number in numbers},
         "manual_entries": [
-            {
-                "debit_account_no": r.debit,
-                "credit_account_no": r.credit,
-                "body": {
-                    "type": "manual_single_entry",
-                    "date": r.booked_on.isoformat(),
-                    "reference_nr": _clean(r.document)[:BEXIO_REFERENCE_MAX],
-                    "entries": [{
-                        "debit_account_id": None,
-                        "credit_account_id": None,
-                        "amount": q2(r.amount_chf),
-                        "description": _clean(r.text)[:BEXIO_DESCRIPTION_MAX],
-                    }],
-                },
-            }
+            {"debit_account_no": r.debit, "credit_account_no": r.credit,
+             "body": bexio_body(r, ids.get(r.debit), ids.get(r.credit))}
             for r in rows
         ],
     }

@@ -1,8 +1,13 @@
-"""`/reports/vat`: the VAT return of an entity and quarter, each figure linking its documents; PDF and XLSX."""
+"""`/reports/vat`: the VAT return of an entity and quarter, each figure linking its documents; PDF and XLSX.
+`/reports/journal`: the accounting journal, its files for Banana, Abacus and bexio, and posting it to bexio."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request
+
+from ..auth.access import roles
+from ..auth.oidc import ROLE_ADMIN, ROLE_FINANCE
+from ..extensions import db
 
 from .services import (FIGURE_LABELS, journal_abacus_xml, journal_banana_txt, journal_bexio_json, journal_table,
                        journal_view, vat_report_pdf, vat_report_view, vat_report_xlsx)
@@ -41,11 +46,47 @@ def vat_download(fmt: str):
                                                      "Cache-Control": "private, no-store"})
 
 
+def _journal_page(entity: str | None, quarter: str | None, *, status: int | None = None, bexio_result=None,
+                  bexio_error: str | None = None):
+    from ..integrations.bexio import is_configured
+
+    view = journal_view(entity, quarter)
+    return render_template("reports/journal.html", v=view, bexio_configured=is_configured(),
+                           bexio_result=bexio_result, bexio_error=bexio_error), status or (200 if not view.error else 400)
+
+
 @bp.get("/journal")
 def journal():
     """The accounting journal of an entity and quarter: balanced rows, account balances, the check against VAT."""
-    view = journal_view(request.args.get("entity"), request.args.get("quarter"))
-    return render_template("reports/journal.html", v=view), 200 if not view.error else 400
+    return _journal_page(request.args.get("entity"), request.args.get("quarter"))
+
+
+@bp.post("/journal/bexio")
+@roles(ROLE_ADMIN, ROLE_FINANCE)
+def journal_post_to_bexio():
+    """Book the journal of the entity and period in bexio (each row once; "dry_run=1" only shows what would be)."""
+    from ..integrations.bexio import BexioError, BexioNotConfigured
+    from .bexio import BexioAccountsMissing, JournalNotFound, post_journal_to_bexio
+
+    entity, quarter = request.form.get("entity"), request.form.get("quarter")
+    try:
+        result = post_journal_to_bexio(entity, quarter, dry_run=request.form.get("dry_run") == "1")
+    except (JournalNotFound, BexioError) as exc:
+        db.session.rollback()
+        # Bad input 400; not configured 503; bexio lacks an account 422; bexio failing 502. Nothing was posted.
+        status = (400 if isinstance(exc, JournalNotFound) else 503 if isinstance(exc, BexioNotConfigured)
+                  else 422 if isinstance(exc, BexioAccountsMissing) else 502)
+        return _journal_page(entity, quarter, status=status, bexio_error=_sentence(str(exc)))
+    db.session.commit()
+    return _journal_page(entity, quarter, status=200 if result.ok else 502, bexio_result=result)
+
+
+def _sentence(text: str) -> str:
+    """A message as a sentence on the page (bexio writes its name in lower case, so do we)."""
+    text = text.strip()
+    if not text.startswith("bexio"):
+        text = text[:1].upper() + text[1:]
+    return text + ("" if text.endswith(".") else ".")
 
 
 JOURNAL_FORMATS = ("txt", "abacus.xml", "bexio.json", "csv", "xlsx")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import render_template
+from flask import current_app, render_template
 
 from .. import clock
 from ..extensions import db
@@ -212,7 +212,20 @@ def journal_abacus_xml(view: JournalView) -> bytes:
 
 
 def journal_bexio_json(view: JournalView) -> str:
-    """The journal for bexio: API v3 manual-entry request bodies, one per row, with the account mapping to fill in."""
+    """The journal for bexio: API v3 manual-entry request bodies, one per row.
+
+    With bexio configured (BEXIO_TOKEN), bexio's account ids are read from it and filled in; when it
+    cannot be read the file has the account mapping to fill in, as without bexio, and says why."""
+    from ..integrations.bexio import BexioError, client_from_config, is_configured
     from .journal_formats import bexio_json
 
-    return bexio_json(view.rows, entity=view.entity.code, period=view.quarter.key)
+    ids, note = None, None
+    if is_configured() and view.rows:
+        try:
+            # A download waits for bexio briefly: one more try, at most 10 s each.
+            with client_from_config(retries=1, timeout=min(10.0, float(current_app.config.get("BEXIO_TIMEOUT", 30)))) \
+                    as client:
+                ids = client.account_ids()
+        except BexioError as exc:
+            note = f"bexio's account ids could not be read, so they are left to fill in: {exc}"
+    return bexio_json(view.rows, entity=view.entity.code, period=view.quarter.key, account_ids=ids, note=note)

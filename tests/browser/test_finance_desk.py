@@ -19,6 +19,7 @@ from pieced_admin.models import AuditLog, Invoice
 
 from ..conftest import TEST_OUTPUT, browser_login
 from ..factories import make_org, make_tenant, set_pricing, zurich
+from ..peers.bexio_fake import BexioFake
 from ..peers.smtp import SmtpSink
 from ..reminders.data import issued_invoice, ready_default_entity
 from .axe import assert_no_serious_axe
@@ -357,3 +358,19 @@ def test_the_journal_page_balances_and_matches_the_vat_return(page, live_server,
             page.click(f"text={label}")
         assert info.value.suggested_filename == name
     check_page(page, "journal", width)
+
+
+def test_finance_posts_the_journal_to_bexio_twice_and_it_is_booked_once(page, live_server, fresh_db, width):
+    _seed(fresh_db.app, overdue=("org-acme", "org-bern"))
+    with BexioFake() as bexio:
+        fresh_db.app.config.update(BEXIO_API_URL=bexio.url, BEXIO_TOKEN=bexio.token, BEXIO_RETRY_DELAY=0.001)
+        browser_login(page, live_server, "finance")
+        page.goto(f"{live_server.url}/reports/journal?quarter=2026-Q4")
+        page.click("#post-to-bexio")
+        # two invoices: fees and VAT each
+        assert page.locator("#bexio-result").inner_text() == "4 bookings posted, 0 already in bexio"
+        assert page.locator("tr.bexio-posted").count() == 4
+        check_page(page, "journal-posted-to-bexio", width)
+        page.click("#post-to-bexio")
+        assert page.locator("#bexio-result").inner_text() == "0 bookings posted, 4 already in bexio"
+        assert len(bexio.entries) == 4
