@@ -22,6 +22,7 @@ holds them. SQLite needs no lock of its own: every transaction there begins with
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -175,6 +176,7 @@ class BexioPushResult:
     dry_run: bool
     rows: list[RowOutcome] = field(default_factory=list)
     error: str | None = None  # bexio failed midway: which rows were posted and which not is in `rows`
+    paused: bool = False  # the time budget ran out: the rows not posted yet are `not_posted`, nothing failed
 
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.rows if r.outcome == outcome)
@@ -201,6 +203,8 @@ class BexioPushResult:
             return (f"{n(self.count('would_post'))} would be posted, {self.skipped} already in bexio "
                     "(dry run: nothing was posted)")
         text = f"{n(self.posted)} posted, {self.skipped} already in bexio"
+        if self.paused:
+            text += f"; {n(self.count('not_posted'))} still to post: continue to book them"
         if self.error:
             unsent = self.count("not_posted") + self.count("refused")
             unknown = self.count("failed")
@@ -212,6 +216,7 @@ class BexioPushResult:
 
     def as_json(self) -> dict:
         return {"entity": self.entity, "period": self.period, "dry_run": self.dry_run, "ok": self.ok,
+                "paused": self.paused,
                 "posted": self.posted, "already_in_bexio": self.skipped,
                 "would_post": self.count("would_post"), "not_posted": self.count("not_posted") + self.count("refused"),
                 "uncertain": self.count("failed"), "error": self.error, "summary": self.summary(),
@@ -244,7 +249,7 @@ def _lock(entity_code: str, span) -> None:
 
 
 def post_journal_to_bexio(entity_code: str | None, quarter_text: str | None, *, dry_run: bool = False,
-                          client: BexioClient | None = None) -> BexioPushResult:
+                          client: BexioClient | None = None, budget_seconds: float | None = None) -> BexioPushResult:
     """Book the journal of the entity and period (a quarter YYYY-Qn or a month YYYY-MM) in bexio.
 
     Raises JournalNotFound for an unknown entity or a bad period, BexioNotConfigured without
@@ -252,6 +257,10 @@ def post_journal_to_bexio(entity_code: str | None, quarter_text: str | None, *, 
     bexio cannot be read: in each case nothing is posted. A failure while booking does not raise:
     the result says which rows were posted and which not (`error`), and is audited like a
     complete push. The caller commits (which releases the lock).
+
+    `budget_seconds` (the page's, which answers within a web request): no booking is started once
+    that much time has gone; the rest are `not_posted` and the result is `paused`, to be continued by
+    the next push (which finds what this one booked).
     """
     from ..audit import record_audit
     from .services import journal_view
@@ -266,22 +275,24 @@ def post_journal_to_bexio(entity_code: str | None, quarter_text: str | None, *, 
     try:
         if not dry_run:
             _lock(view.entity.code, view.quarter)
-        result = _push(client, view, dry_run=dry_run)
+        result = _push(client, view, dry_run=dry_run, budget_seconds=budget_seconds)
     finally:
         if own_client:
             client.close()
     if not dry_run:
         record_audit(AUDIT_ACTION, "billing_entity", view.entity.id,
                      after={"entity": view.entity.code, "period": view.quarter.key, "posted": result.posted,
-                            "skipped": result.skipped, "not_posted": result.count("not_posted") + result.count("refused"),
+                            "skipped": result.skipped, "paused": result.paused,
+                            "not_posted": result.count("not_posted") + result.count("refused"),
                             "uncertain": result.count("failed"),
                             "bexio_ids": [r.bexio_id for r in result.rows if r.outcome == "posted"]},
                      note=result.summary()[:1000])
     return result
 
 
-def _push(client: BexioClient, view, *, dry_run: bool) -> BexioPushResult:
+def _push(client: BexioClient, view, *, dry_run: bool, budget_seconds: float | None = None) -> BexioPushResult:
     result = BexioPushResult(view.entity.code, view.quarter.key, dry_run)
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     rows = view.rows
     used = sorted({r.debit for r in rows} | {r.credit for r in rows})
     if not used:
@@ -298,7 +309,11 @@ def _push(client: BexioClient, view, *, dry_run: bool) -> BexioPushResult:
             result.rows.append(RowOutcome(item.row, item.body, "already_in_bexio", item.booked_as))
         elif dry_run:
             result.rows.append(RowOutcome(item.row, item.body, "would_post"))
-        elif result.error:
+        elif result.error or result.paused:
+            result.rows.append(RowOutcome(item.row, item.body, "not_posted"))
+        elif deadline is not None and result.posted and time.monotonic() >= deadline:
+            # at least one booking per push, so that continuing always gets on
+            result.paused = True
             result.rows.append(RowOutcome(item.row, item.body, "not_posted"))
         else:
             try:

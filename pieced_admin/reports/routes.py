@@ -70,7 +70,10 @@ def journal_post_to_bexio():
 
     entity, quarter = request.form.get("entity"), request.form.get("quarter")
     try:
-        result = post_journal_to_bexio(entity, quarter, dry_run=request.form.get("dry_run") == "1")
+        # Within the web request's time (gunicorn: 60 s; one booking may take bexio's 30 s timeout):
+        # no booking starts after the budget, the page offers to continue (the CLI has no budget).
+        result = post_journal_to_bexio(entity, quarter, dry_run=request.form.get("dry_run") == "1",
+                                       budget_seconds=current_app.config.get("BEXIO_PAGE_BUDGET_SECONDS", 20))
     except (JournalNotFound, BexioError) as exc:
         db.session.rollback()
         # Bad input 400; not configured 503; bexio lacks an account 422; bexio failing 502. Nothing was posted.

@@ -391,6 +391,35 @@ def test_the_page_posts_to_bexio_and_shows_the_result(client, login, configured,
 
 
 @pytest.mark.now("2027-01-15")
+def test_a_long_post_from_the_page_pauses_within_the_request_and_continues_to_every_row_once(
+        app, finance_client, configured, quarter_with_names):
+    # The page stops starting bookings after its budget (0.15 s here, 20 s in production: a web request
+    # has 60 s and one booking may take bexio's 30 s timeout). Each booking takes 0.05 s at the fake.
+    app.config["BEXIO_PAGE_BUDGET_SECONDS"] = 0.15
+    configured.delay = 0.05
+    db.session.commit()
+    token = _form_token(finance_client.get("/reports/journal?entity=pieced&quarter=2026-Q4").get_data(as_text=True))
+    posted, pages = [], 0
+    while True:
+        pages += 1
+        assert pages <= 17, "every push books at least one row"
+        text = finance_client.post("/reports/journal/bexio", data={**Q, "csrf_token": token}).get_data(as_text=True)
+        found = re.search(r'id="bexio-result">(\d+) bookings? posted, (\d+) already in bexio(; (\d+) bookings? still '
+                          r'to post: continue to book them)?<', text)
+        assert found, text[text.find("bexio-result") - 80:][:400]
+        now, before, paused = int(found.group(1)), int(found.group(2)), found.group(3) is not None
+        assert now >= 1 and before == sum(posted)          # each push goes on where the last one stopped
+        posted.append(now)
+        if not paused:
+            break
+        assert "flash-warning" in text and ">Continue posting to bexio</button>" in text
+        assert now + before + int(found.group(4)) == 17    # posted + already there + still to post = every row
+    assert pages >= 2 and sum(posted) == 17
+    assert len(configured.entries) == 17                   # 17 rows, 17 bookings: none twice, none lost
+    assert [a.after["paused"] for a in _audits()] == [True] * (pages - 1) + [False]
+
+
+@pytest.mark.now("2027-01-15")
 def test_the_page_names_bexio_when_it_fails_or_refuses(finance_client, configured, quarter_with_names):
     db.session.commit()  # the data outlives the refused requests' rollbacks
     token = _form_token(finance_client.get("/reports/journal?entity=pieced&quarter=2026-Q4").get_data(as_text=True))
