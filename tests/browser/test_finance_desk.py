@@ -366,17 +366,20 @@ def test_finance_posts_the_journal_to_bexio_twice_and_it_is_booked_once(page, li
         fresh_db.app.config.update(BEXIO_API_URL=bexio.url, BEXIO_TOKEN=bexio.token, BEXIO_RETRY_DELAY=0.001)
         browser_login(page, live_server, "finance")
         page.goto(f"{live_server.url}/reports/journal?quarter=2026-Q4")
-        page.click("#check-bexio")  # the check asks nothing and books nothing
+        with page.expect_navigation():  # each button posts the form: wait for the page it answers with
+            page.click("#check-bexio")  # the check asks nothing and books nothing
         assert page.locator("#bexio-result").inner_text() == ("4 bookings would be posted, 0 already in bexio "
                                                              "(dry run: nothing was posted)")
         assert (dialogs, len(bexio.entries)) == ([], 0)
-        page.click("#post-to-bexio")
+        with page.expect_navigation():
+            page.click("#post-to-bexio")
         # two invoices: fees and VAT each, 49.00 + 3.97 twice = 105.94
         assert dialogs == ["Book the 4 rows of 2026-Q4 (CHF 105.94 debit = credit) in bexio? "
                            "Rows bexio already holds are skipped."]
         assert page.locator("#bexio-result").inner_text() == "4 bookings posted, 0 already in bexio"
         assert page.locator("tr.bexio-posted").count() == 4
         check_page(page, "journal-posted-to-bexio", width)
-        page.click("#post-to-bexio")
+        with page.expect_navigation():
+            page.click("#post-to-bexio")
         assert page.locator("#bexio-result").inner_text() == "0 bookings posted, 4 already in bexio"
         assert len(bexio.entries) == 4
