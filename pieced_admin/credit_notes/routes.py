@@ -15,6 +15,7 @@ from ..billing import credit_notes as service
 from ..billing.credit_notes import CreditNoteError
 from ..billing.issuing import InvoiceNotFoundError, get_invoice
 from ..extensions import db
+from ..web.downloads import stored_document
 from ..web.htmx import is_htmx
 from .forms import CreditForm
 
@@ -153,9 +154,4 @@ def pdf(number: str):
     doc = db.session.get(CreditNoteDocument, note.id)
     if doc is None:
         abort(404, description=f"No PDF is stored for credit note {note.number}.")
-    inline = request.args.get("inline") == "1"
-    response = Response(bytes(doc.content), mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'{"inline" if inline else "attachment"}; filename="{note.number}.pdf"'
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.set_etag(doc.sha256)
-    return response.make_conditional(request)
+    return stored_document(doc.content, f"{note.number}.pdf", doc.sha256)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -22,6 +21,7 @@ from ..billing import issuing
 from ..billing.issuing import BillingInputError, InvoiceNotFoundError, local_today
 from ..billing.money import fmt_price, fmt_quantity
 from ..extensions import db
+from ..web.downloads import XLSX, download, stored_document
 from ..web.htmx import is_htmx
 from . import services
 from .forms import InvoiceFilterForm, MarkPaidForm, VoidForm
@@ -77,11 +77,7 @@ def index():
 def export_csv():
     """The filtered invoices as CSV for accounting, streamed row batch by row batch."""
     query = InvoiceFilterForm(request.args).to_query()
-    body = stream_with_context(services.csv_rows(query, local_today()))
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{query.filename()}"',
-        "Cache-Control": "private, no-store",
-    })
+    return download(stream_with_context(services.csv_rows(query, local_today())), "text/csv", query.filename())
 
 
 EXPORT_FORMATS = {"xlsx", "excel-ch", "rfc4180"}
@@ -99,16 +95,11 @@ def export(what: str, fmt: str):
     query = InvoiceFilterForm(request.args).to_query()
     today = local_today()
     base = query.filename().removesuffix(".csv").replace("invoices", what if what == "invoices" else f"invoice-{what}", 1)
-    headers = {"Cache-Control": "private, no-store"}
     if fmt == "xlsx":
         # Every table of the list in one workbook, one sheet each, the invoices first.
-        body = to_xlsx([build(query, today) for build in exports.TABLES.values()])
-        headers["Content-Disposition"] = f'attachment; filename="{base}.xlsx"'
-        return Response(body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers=headers)
+        return download(to_xlsx([build(query, today) for build in exports.TABLES.values()]), XLSX, f"{base}.xlsx")
     table = exports.TABLES[what](query, today)
-    headers["Content-Disposition"] = f'attachment; filename="{base}-{flavour}.csv"'
-    return Response(stream_with_context(to_csv(table, flavour)), mimetype="text/csv", headers=headers)
+    return download(stream_with_context(to_csv(table, flavour)), "text/csv", f"{base}-{flavour}.csv")
 
 
 def _render_detail(number: str, *, paid_form: MarkPaidForm | None = None, void_form: VoidForm | None = None,
@@ -143,21 +134,16 @@ def pdf(number: str):
         doc = services.stored_pdf(number)
     except (InvoiceNotFoundError, services.NoStoredPdfError) as exc:
         abort(404, description=str(exc))
-    inline = request.args.get("inline") == "1"
-    response = Response(doc.content, mimetype="application/pdf")
-    filename = f"{doc.number}.pdf"
     invoice = issuing.get_invoice(doc.number)
-    if invoice.status == "void":
-        # The bytes stay as issued; the download says it is void and what cancelled it.
-        from ..billing.credit_notes import credit_notes_of
+    if invoice.status != "void":
+        return stored_document(doc.content, f"{doc.number}.pdf", doc.sha256)
+    # The bytes stay as issued; the download says it is void and what cancelled it.
+    from ..billing.credit_notes import credit_notes_of
 
-        cancelled = [n.number for n in credit_notes_of(invoice) if n.kind == "void"]
-        filename = f"{doc.number}-VOID.pdf"
-        response.headers["X-Invoice-Status"] = "void" + (f"; cancelled by {cancelled[-1]}" if cancelled else "")
-    response.headers["Content-Disposition"] = f'{"inline" if inline else "attachment"}; filename="{filename}"'
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.set_etag(doc.sha256)
-    return response.make_conditional(request)
+    cancelled = [n.number for n in credit_notes_of(invoice) if n.kind == "void"]
+    response = stored_document(doc.content, f"{doc.number}-VOID.pdf", doc.sha256)
+    response.headers["X-Invoice-Status"] = "void" + (f"; cancelled by {cancelled[-1]}" if cancelled else "")
+    return response
 
 
 def _done(number: str, notice: str):

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 
 from ..auth.access import roles
 from ..auth.oidc import ROLE_ADMIN, ROLE_FINANCE
 from ..extensions import db
-
+from ..web.downloads import XLSX, download
 from .services import (FIGURE_LABELS, journal_abacus_xml, journal_banana_txt, journal_bexio_json, journal_table,
                        journal_view, vat_report_pdf, vat_report_view, vat_report_xlsx)
 
@@ -39,11 +39,8 @@ def vat_download(fmt: str):
         abort(400, description=view.error)
     name = f"vat-return-{view.entity.code}-{view.quarter.key}.{fmt}"
     if fmt == "pdf":
-        body, mimetype = vat_report_pdf(view), "application/pdf"
-    else:
-        body, mimetype = vat_report_xlsx(view), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                                     "Cache-Control": "private, no-store"})
+        return download(vat_report_pdf(view), "application/pdf", name)
+    return download(vat_report_xlsx(view), XLSX, name)
 
 
 def _journal_page(entity: str | None, quarter: str | None, *, status: int | None = None, bexio_result=None,
@@ -116,7 +113,5 @@ def journal_download(fmt: str):
     elif fmt == "csv":
         body, mimetype, name = "".join(to_csv(journal_table(view), "excel-ch")), "text/csv", f"{base}-excel-ch.csv"
     else:
-        body = to_xlsx([journal_table(view)])
-        mimetype, name = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"{base}.xlsx"
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                                     "Cache-Control": "private, no-store"})
+        body, mimetype, name = to_xlsx([journal_table(view)]), XLSX, f"{base}.xlsx"
+    return download(body, mimetype, name)
