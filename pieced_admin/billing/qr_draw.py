@@ -180,6 +180,25 @@ def _address_lines(address) -> list[str]:
     return list(address.as_paragraph(max_chars=200)) if address is not None else []
 
 
+def _amount_section(canv, x: float, top: float, currency: str, amount: str | None, lang: str, heading: float,
+                    value: float, leading: float, *, amount_dx: float, box: tuple[float, float, float, float]) -> None:
+    """The "Currency" and "Amount" headings and values of the receipt or the payment part (sizes its own).
+
+    Without an amount, the payer writes it in a corner-marked box: `box` is (x offset, drop below
+    `top`, width, height).
+    """
+    canv.setFont(BOLD, heading)
+    canv.drawString(x, top - heading, label("Currency", lang))
+    canv.drawString(x + amount_dx, top - heading, label("Amount", lang))
+    canv.setFont(REGULAR, value)
+    canv.drawString(x, top - heading - leading - 1, currency)
+    if amount:
+        canv.drawString(x + amount_dx, top - heading - leading - 1, amount)
+    else:
+        dx, drop, width, height = box
+        _corner_box(canv, x + dx, top - drop, width, height)
+
+
 def draw_qr_bill(canv, bill: QRBill, *, x: float = 0, y: float = 0) -> None:
     """The receipt and payment part of `bill`, 210 × 105 mm, lower left corner at (x, y) (the page's foot)."""
     register_fonts()
@@ -224,15 +243,8 @@ def draw_qr_bill(canv, bill: QRBill, *, x: float = 0, y: float = 0) -> None:
         col.heading(label("Payable by (name/address)", lang))
         _corner_box(canv, rx, col.y - 1 * mm, 52 * mm, 20 * mm)
     amount_top = y + 37 * mm  # receipt amount section: 14 mm above the 18 mm acceptance point section
-    canv.setFont(BOLD, RECEIPT_HEADING)
-    canv.drawString(rx, amount_top - RECEIPT_HEADING, label("Currency", lang))
-    canv.drawString(rx + 12 * mm, amount_top - RECEIPT_HEADING, label("Amount", lang))
-    canv.setFont(REGULAR, RECEIPT_VALUE)
-    canv.drawString(rx, amount_top - RECEIPT_HEADING - RECEIPT_LEADING - 1, bill.currency)
-    if amount:
-        canv.drawString(rx + 12 * mm, amount_top - RECEIPT_HEADING - RECEIPT_LEADING - 1, amount)
-    else:
-        _corner_box(canv, rx + 22 * mm, amount_top - 2 * mm, 30 * mm, 10 * mm)
+    _amount_section(canv, rx, amount_top, bill.currency, amount, lang, RECEIPT_HEADING, RECEIPT_VALUE,
+                    RECEIPT_LEADING, amount_dx=12 * mm, box=(22 * mm, 2 * mm, 30 * mm, 10 * mm))
     canv.setFont(BOLD, RECEIPT_HEADING)
     canv.drawRightString(x + RECEIPT_WIDTH - MARGIN, y + 23 * mm - RECEIPT_HEADING, label("Acceptance point", lang))
 
@@ -243,15 +255,8 @@ def draw_qr_bill(canv, bill: QRBill, *, x: float = 0, y: float = 0) -> None:
     qr_top = top - MARGIN - 7 * mm - QR_QUIET_ZONE
     draw_qr_code(canv, bill.qr_data(), px, qr_top - QR_SIZE)
     amount_top = qr_top - QR_SIZE - QR_QUIET_ZONE
-    canv.setFont(BOLD, PAYMENT_HEADING)
-    canv.drawString(px, amount_top - PAYMENT_HEADING, label("Currency", lang))
-    canv.drawString(px + 14 * mm, amount_top - PAYMENT_HEADING, label("Amount", lang))
-    canv.setFont(REGULAR, PAYMENT_VALUE)
-    canv.drawString(px, amount_top - PAYMENT_HEADING - PAYMENT_LEADING - 1, bill.currency)
-    if amount:
-        canv.drawString(px + 14 * mm, amount_top - PAYMENT_HEADING - PAYMENT_LEADING - 1, amount)
-    else:
-        _corner_box(canv, px + 11 * mm, amount_top - PAYMENT_HEADING - 2 * mm, 40 * mm, 15 * mm)
+    _amount_section(canv, px, amount_top, bill.currency, amount, lang, PAYMENT_HEADING, PAYMENT_VALUE,
+                    PAYMENT_LEADING, amount_dx=14 * mm, box=(11 * mm, PAYMENT_HEADING + 2 * mm, 40 * mm, 15 * mm))
 
     ix = x + RECEIPT_WIDTH + 56 * mm
     col = _Column(canv, ix, top - MARGIN, 87 * mm, PAYMENT_HEADING, PAYMENT_VALUE, PAYMENT_LEADING)
