@@ -57,3 +57,11 @@ def test_the_api_answers_json_during_an_outage(down_app):
                        json={"tenant": "t", "message_id": "m", "sent_at": "2026-11-01T00:00:00Z"})
     assert resp.status_code == 503
     assert "database" in resp.get_json()["error"]
+
+
+def test_a_message_shows_on_a_page_as_one_sentence():
+    from pieced_admin.web.messages import as_sentence
+
+    assert as_sentence("no billing entity with code 'x'") == "No billing entity with code 'x'."
+    assert as_sentence("Refused.") == "Refused."                      # one full stop, not two
+    assert as_sentence(ValueError("bexio refused it")) == "bexio refused it."  # the name keeps its case

@@ -74,10 +74,10 @@ class EntityForm(AddressMixin, FlaskForm):
 
     def validate_iban(self, field):
         from ..billing.qr import IbanError, normalise_iban
+        from ..web.messages import as_sentence
 
         try:
             field.data = normalise_iban(field.data or "")
         except IbanError as exc:
-            message = str(exc)
-            raise ValidationError(message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")) from None
+            raise ValidationError(as_sentence(exc)) from None
 

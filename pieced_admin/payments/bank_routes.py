@@ -12,6 +12,7 @@ from ..auth.access import roles
 from ..auth.oidc import ROLE_ADMIN, ROLE_FINANCE
 from ..billing.issuing import BillingInputError, InvoiceNotFoundError
 from ..extensions import db
+from ..web.messages import as_sentence
 from . import unmatched as unmatched_service
 from .bank_import import BankFileError, import_bank_file
 
@@ -73,7 +74,7 @@ def assign(payment_id: int):
         return redirect(url_for(".unmatched")), 303
     except BillingInputError as exc:
         db.session.rollback()
-        flash(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "error")
+        flash(as_sentence(exc), "error")
         return redirect(url_for(".unmatched")), 303
     db.session.commit()
     flash(f"Payment {payment_id} assigned to {'invoice ' + invoice if invoice else 'org ' + org}.", "success")
@@ -88,7 +89,7 @@ def not_ours(payment_id: int):
         unmatched_service.mark_not_ours(payment_id, request.form.get("note") or "")
     except (InvoiceNotFoundError, BillingInputError) as exc:
         db.session.rollback()
-        flash(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "error")
+        flash(as_sentence(exc), "error")
         return redirect(url_for(".unmatched")), 303
     db.session.commit()
     flash(f"Payment {payment_id} marked not ours.", "success")
@@ -115,7 +116,7 @@ def refund_credit(org_id: str):
                reference=(request.form.get("reference") or "").strip() or None)
     except (BillingInputError, PaymentProviderError) as exc:
         db.session.rollback()
-        flash(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "error")
+        flash(as_sentence(exc), "error")
         return back
     db.session.commit()
     flash(f"CHF {amount} of the credit balance refunded.", "success")

@@ -10,6 +10,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ..extensions import db
 from ..web.htmx import is_htmx, render_page_or_partial
+from ..web.messages import as_sentence
 from .forms import PricingForm, SkillPriceEditForm, SkillPriceForm
 from .services import (
     PRICING_FIELDS,
@@ -85,7 +86,7 @@ def index():
             changed = update_pricing({f: form[f].data for f in PRICING_FIELDS})
         except PricingError as exc:
             db.session.rollback()
-            flash(str(exc)[:1].upper() + str(exc)[1:] + ".", "error")
+            flash(as_sentence(exc), "error")
             return render_template(PAGE, **_context(PricingForm(formdata=request.form))), 409
         db.session.commit()
         if changed:

@@ -8,6 +8,7 @@ from ..auth.access import roles
 from ..auth.oidc import ROLE_ADMIN, ROLE_FINANCE
 from ..billing.issuing import InvoiceNotFoundError, get_invoice
 from ..web.htmx import is_htmx
+from ..web.messages import as_sentence
 from .services import LEVEL_TITLES, ReminderError, reminder_panel, send_next_reminder, send_next_reminders
 
 bp = Blueprint("reminders", __name__)
@@ -67,7 +68,7 @@ def send_now(number: str):
     try:
         outcome = send_next_reminder(invoice.number)
     except ReminderError as exc:
-        error = str(exc)[:1].upper() + str(exc)[1:] + "."
+        error = as_sentence(exc)
     else:
         if outcome.status == "sent":
             notice = f"{LEVEL_TITLES[outcome.level]} sent to {outcome.to}."

@@ -9,6 +9,7 @@ from ..auth.access import roles
 from ..auth.oidc import ROLE_ADMIN, ROLE_FINANCE
 from ..extensions import db
 from ..web.downloads import XLSX, download
+from ..web.messages import as_sentence
 from .services import (FIGURE_LABELS, journal_abacus_xml, journal_banana_txt, journal_bexio_json, journal_table,
                        journal_view, vat_report_pdf, vat_report_view, vat_report_xlsx)
 
@@ -76,17 +77,9 @@ def journal_post_to_bexio():
         # Bad input 400; not configured 503; bexio lacks an account 422; bexio failing 502. Nothing was posted.
         status = (400 if isinstance(exc, JournalNotFound) else 503 if isinstance(exc, BexioNotConfigured)
                   else 422 if isinstance(exc, BexioAccountsMissing) else 502)
-        return _journal_page(entity, quarter, status=status, bexio_error=_sentence(str(exc)))
+        return _journal_page(entity, quarter, status=status, bexio_error=as_sentence(exc))
     db.session.commit()
     return _journal_page(entity, quarter, status=200 if result.ok else 502, bexio_result=result)
-
-
-def _sentence(text: str) -> str:
-    """A message as a sentence on the page (bexio writes its name in lower case, so do we)."""
-    text = text.strip()
-    if not text.startswith("bexio"):
-        text = text[:1].upper() + text[1:]
-    return text + ("" if text.endswith(".") else ".")
 
 
 JOURNAL_FORMATS = ("txt", "abacus.xml", "bexio.json", "csv", "xlsx")

@@ -11,6 +11,7 @@ from flask import current_app, render_template
 from .. import clock
 from ..extensions import db
 from ..models import BillingEntity
+from ..web.messages import as_sentence
 from .gather import VatEntityNotFound, vat_return
 from .vat import FIGURES, Document, Quarter, VatReturn
 
@@ -87,12 +88,12 @@ def vat_report_view(entity_code: str | None, quarter_text: str | None, *, months
     try:
         view.quarter = _parse_span(quarter_text, months) if quarter_text else Quarter.of(today).previous()
     except ValueError as exc:
-        view.error = str(exc)[:1].upper() + str(exc)[1:] + "."
+        view.error = as_sentence(exc)
         return view
     try:
         view.entity, view.result = vat_return(code, view.quarter)
     except VatEntityNotFound as exc:
-        view.error = str(exc)[:1].upper() + str(exc)[1:] + "."
+        view.error = as_sentence(exc)
         return view
     view.by_number = {d.number: d for d in view.result.counted}
     return view

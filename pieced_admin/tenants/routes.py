@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..extensions import db
 from ..integrations.kube import KubeError, KubeNotConfigured
 from ..web.htmx import is_htmx, render_page_or_partial
+from ..web.messages import as_sentence
 from . import services
 from .backfill import run_backfill
 from .forms import EntityForm, PackageForm, SuspensionForm
@@ -77,7 +78,7 @@ def _finish_action(name: str, result: services.ActionResult):
 
 def _action_failed(name: str, exc: Exception):
     db.session.rollback()
-    flash(str(exc)[:1].upper() + str(exc)[1:], "error")
+    flash(as_sentence(exc), "error")
     return redirect(url_for("tenants.detail", name=name))
 
 
