@@ -181,5 +181,43 @@ def journal_documents(entity: BillingEntity, quarter: Quarter) -> list:
         ):
             docs.append(JournalDocument("credit_note", number, issued_at.astimezone(zone).date(),
                                         f"{number} on {inv_number}", (("credit", net),), vat))
-    # Payments (SPEC §6's ledger) plug in here as one more query: JournalDocument("payment", ...).
+    docs.extend(_journal_payments(entity, quarter))
+    return docs
+
+
+# Ledger rows the journal books (bank / debtors; a refund or reversal the other way round). An
+# unmatched bank payment is booked when it is assigned: its assignment row carries the bank's date
+# and the invoice or org it paid (the row that settles the unmatched one has neither). A credit
+# applied to a later invoice only moves money between the org's invoices, debtors to debtors; money
+# marked not ours is sent back and never was a debtor's.
+JOURNAL_PAYMENT_KINDS = ("payment", "refund", "reversal", "assignment")
+
+
+def _journal_payments(entity: BillingEntity, quarter: Quarter) -> list:
+    """The entity's ledger rows booked in the quarter (local bank dates), one JournalDocument each.
+
+    A row on an invoice belongs to the invoice's entity; a row on an org's own credit (no invoice)
+    to the entity the org is billed by (the default entity when its config names none).
+    """
+    from ..models import OrgBillingConfig, Payment
+    from .journal import JournalDocument
+
+    default_id = sa.select(BillingEntity.id).where(BillingEntity.is_default).scalar_subquery()
+    org_entity = sa.func.coalesce(OrgBillingConfig.billing_entity_id, default_id)
+    rows = db.session.execute(
+        sa.select(Payment.id, Payment.booked_on, Payment.amount_chf, Payment.kind, Payment.method, Payment.reference,
+                  Invoice.number, Payment.zitadel_org_id)
+        .outerjoin(Invoice, Invoice.id == Payment.invoice_id)
+        .outerjoin(OrgBillingConfig, OrgBillingConfig.zitadel_org_id == Payment.zitadel_org_id)
+        .where(Payment.kind.in_(JOURNAL_PAYMENT_KINDS),
+               Payment.booked_on >= quarter.first_day, Payment.booked_on <= quarter.last_day,
+               sa.or_(Invoice.billing_entity_id == entity.id,
+                      sa.and_(Payment.invoice_id.is_(None), Payment.zitadel_org_id.is_not(None),
+                              org_entity == entity.id)))
+        .order_by(Payment.booked_on, Payment.id)).all()
+    docs = []
+    for _id, booked_on, amount, kind, method, reference, number, org_id in rows:
+        document = number or f"org {org_id}"
+        how = ", ".join(p for p in (kind if kind != "payment" else None, method.replace("_", " "), reference) if p)
+        docs.append(JournalDocument("payment", document, booked_on, f"{document} ({how})", amount_chf=amount))
     return docs

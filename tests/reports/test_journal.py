@@ -122,3 +122,45 @@ def test_a_months_journal_balances_and_matches_that_months_vat_figures(finance_c
     assert 'data-testid="journal-vat">-20.25 <span class="badge badge-ok">matches' in page
     assert '<option value="2026-12" selected>' in page
     assert bad.status_code == 400 and "YYYY-MM" in bad.get_data(as_text=True)
+
+
+@pytest.mark.now("2026-11-20")
+def test_money_received_and_paid_back_is_booked_bank_against_debtors(session):
+    """The ledger's rows of the quarter in the journal (SPEC §6): payment bank / debtors, refund the other way."""
+    from pieced_admin.billing.issuing import mark_paid
+    from pieced_admin.payments import ledger
+    from pieced_admin.payments.refunds import refund_credit
+    from pieced_admin.payments.unmatched import assign_payment, mark_not_ours
+    from pieced_admin.reports.services import journal_view
+
+    from ..factories import make_org
+    from ..invoices.support import make_invoice
+
+    make_org("org-pays")
+    invoice = make_invoice("org-pays", number="PC-2026-0301", issued=date(2026, 11, 3), net="100.00")  # 108.10
+    _lines(invoice, ("monthly_fee", "100.00"))
+    mark_paid(invoice.number, amount=D("150.00"))            # 150.00 - 108.10 = 41.90 to the org's credit
+    refund_credit("org-pays", D("41.90"), method="bank_transfer", reference="ZKB-OUT-1")
+
+    def unmatched(amount: str, booked: date, source_id: str):
+        return ledger.record(amount=D(amount), booked_on=booked, method="bank_transfer", source="bank_file",
+                             source_id=source_id, reference="RF18539007547034", kind="payment")
+
+    assign_payment(unmatched("20.00", date(2026, 11, 12), "camt-1").id, org_id="org-pays")  # to the org's credit
+    mark_not_ours(unmatched("5.00", date(2026, 11, 13), "camt-2").id, "not a customer of ours")  # sent back
+    unmatched("7.00", date(2026, 11, 14), "camt-3")                                               # still unmatched
+    ledger.record(amount=D("1.00"), booked_on=date(2026, 9, 30), method="bank_transfer", source="manual",
+                  source_id="last-quarter", invoice=invoice, kind="payment")                      # Q3: not in Q4
+    session.flush()
+
+    view = journal_view("pieced", "2026-Q4")
+    payments = [(r.booked_on, r.document, r.debit, r.credit, str(r.amount_chf)) for r in view.rows
+                if r.text.startswith("Payment")]
+    assert payments == [
+        (date(2026, 11, 12), "org org-pays", "1020", "1100", "20.00"),     # assigned: on the bank's date
+        (date(2026, 11, 20), "PC-2026-0301", "1020", "1100", "150.00"),
+        (date(2026, 11, 20), "PC-2026-0301", "1100", "1020", "41.90"),     # the refund, the other way round
+    ]                                                                       # not ours, unmatched, Q3: none
+    # bank 20.00 + 150.00 - 41.90 = 128.10; debtors 108.10 - 128.10 = -20.00 (the org's credit)
+    assert view.balances == {"1020": D("128.10"), "1100": D("-20.00"), "2200": D("-8.10"), "3400": D("-100.00")}
+    assert view.balanced and view.vat_booked == view.vat.vat_total_chf == D("8.10")
