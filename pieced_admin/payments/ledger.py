@@ -275,16 +275,14 @@ def lock_org_credit(org_id: str) -> None:
     The credit that sits on the org itself (rows without an invoice) has no
     row to lock, so every consumer (a new invoice applying it, a refund) takes
     the org's billing lock first: PostgreSQL's transaction advisory lock, the
-    one billing runs hold per org (re-entrant within a transaction). SQLite:
-    a no-op UPDATE takes the database write lock, which serialises writers.
+    one billing runs hold per org (re-entrant within a transaction). SQLite
+    needs nothing more: its transactions begin with the write lock
+    (BEGIN IMMEDIATE, `models/sqlite.py`), which serialises every writer.
     """
     from ..billing.monthly import org_lock_key
 
     if dialect_name() == "postgresql":
         db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(org_lock_key(org_id))))
-        return
-    table = Payment.__table__
-    db.session.execute(sa.update(table).where(table.c.id == -1).values(note=table.c.note))
 
 
 def credit_sources(org_id: str) -> list[tuple[Invoice | None, Decimal]]:
