@@ -172,8 +172,9 @@ def parse_only(html: str) -> None:
     assert not context.err
 
 
+# Runs in the baseline's archive: its own bench module builds the same invoices and times them.
 _BASELINE_SCRIPT = """
-import json, statistics, sys, time
+import json, sys
 sys.path.insert(0, "bench")
 import pdf as old
 import pieced_admin
@@ -182,13 +183,7 @@ out = {}
 for tenants, runs in ((1, int(sys.argv[2])), (60, int(sys.argv[3]))):
     inv = old.invoice(tenants)
     old.render_invoice_pdf(inv)
-    walls, cpus = [], []
-    for _ in range(runs):
-        w, c = time.perf_counter(), time.process_time()
-        old.render_invoice_pdf(inv)
-        walls.append(time.perf_counter() - w)
-        cpus.append(time.process_time() - c)
-    out[tenants] = [statistics.median(walls), statistics.median(cpus)]
+    out[tenants] = old.measure(lambda: old.render_invoice_pdf(inv), runs)
 print(json.dumps(out))
 """
 
