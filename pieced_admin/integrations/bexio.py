@@ -22,16 +22,16 @@ seconds, default 0.5) can be set in the app's config.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 import urllib3
 from tenacity import Retrying, before_sleep_log, retry_if_exception, stop_after_attempt, wait_exponential
+
+from ..json_amounts import json_dumps
 
 __all__ = ["ACCOUNTS_PATH", "MANUAL_ENTRIES_PATH", "NOT_CONFIGURED", "BexioClient", "BexioError",
            "BexioNotConfigured", "client_from_config", "is_configured"]
@@ -111,19 +111,6 @@ def _bexio_message(response: requests.Response, limit: int = 300) -> str:
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
-def _dumps(value: Any) -> str:
-    """Compact JSON with Decimals written as numbers of their own places (900.00, never a float)."""
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"{value} is not an amount")
-        return format(value, "f")
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{json.dumps(str(k))}:{_dumps(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_dumps(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
-
-
 class BexioClient:
     """One bexio company, reached with a personal access token (``Authorization: Bearer``).
 
@@ -185,7 +172,7 @@ class BexioClient:
     def create_manual_entry(self, body: Mapping[str, Any]) -> dict:
         """Book one manual entry (POST /3.0/accounting/manual_entries); returns it as bexio stored it."""
         doing = f"booking manual entry {body.get('reference_nr') or ''}".strip()
-        response = self._request("POST", MANUAL_ENTRIES_PATH, doing, data=_dumps(body).encode("utf-8"),
+        response = self._request("POST", MANUAL_ENTRIES_PATH, doing, data=json_dumps(body).encode("utf-8"),
                                  retry_on=_never_sent_or_rate_limited)
         created = self._json(response, doing)
         if not isinstance(created, dict) or "id" not in created:

@@ -9,12 +9,11 @@ VAT return comes from pieced-admin's own report. Banana's TXT and the spreadshee
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
 
 from ..billing.money import fmt_amount, q2
+from ..json_amounts import json_dumps
 from .journal import JournalRow
 
 __all__ = ["ABACUS_DOCUMENTATION", "ABACUS_VERSION", "BEXIO_DOCUMENTATION", "BEXIO_ENDPOINT", "abacus_xml",
@@ -192,21 +191,4 @@ def bexio_json(rows: Sequence[JournalRow], *, entity: str, period: str, currency
             for r in rows
         ],
     }
-    return _json(document) + "\n"
-
-
-def _json(value, indent: int = 0) -> str:
-    """JSON with Decimals written as numbers of their own places (900.00, not 900.0 or "900.00")."""
-    pad, inner = "  " * indent, "  " * (indent + 1)
-    if isinstance(value, Decimal):
-        return fmt_amount(value)
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        items = [f"{inner}{json.dumps(str(k), ensure_ascii=False)}: {_json(v, indent + 1)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
-    if isinstance(value, (list, tuple)):
-        if not value:
-            return "[]"
-        return "[\n" + ",\n".join(f"{inner}{_json(v, indent + 1)}" for v in value) + "\n" + pad + "]"
-    return json.dumps(value, ensure_ascii=False)
+    return json_dumps(document, pretty=True) + "\n"
